@@ -1,0 +1,15 @@
+"""The project's user-facing error: one line naming the file, the line and the rule that was broken.
+
+The CLI prints `GeneFinderInputError` without a traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class GeneFinderInputError(ValueError):
+    """Bad input from the user (a file, a flag, a config), reported as `path:line: message`."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None):
+        self.path, self.line, self.reason = path, line, message
+        where = f"{path}:{line}: " if path and line else (f"{path}: " if path else "")
+        super().__init__(f"{where}{message}")
