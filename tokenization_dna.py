@@ -24,7 +24,7 @@ why we wrap it rather than call it on raw text:
 - truncation to 636 tokens and batch padding (pad id 3) are baked into the file: a 5 kb sequence comes
   back cut to its first ~3 kb with no warning. `load_dnabert2_tokenizer` switches both off;
 - no decoder: `decode` joins tokens with spaces ("A CGTA GCA"), so decode does not invert encode;
-- loading the published folder with `AutoTokenizer` picks `BertTokenizer` from its config.json
+- loading the published folder with `AutoTokenizer` (transformers 5.23) picks `BertTokenizer` from config.json
   (`model_type: bert`, no tokenizer_config.json) and turns every sequence into one [UNK];
   `load_dnabert2_tokenizer` builds the tokenizer from tokenizer.json instead.
 
@@ -119,8 +119,8 @@ class DNACharTokenizer(PreTrainedTokenizer):
         self._id_to_token = tokens
         self._token_to_id = {token: i for i, token in enumerate(tokens)}
         self.add_cls_sep = add_cls_sep
-        for key, token in (("pad", "[PAD]"), ("mask", "[MASK]"), ("cls", "[CLS]"), ("sep", "[SEP]"), ("unk", "[UNK]")):
-            kwargs.setdefault(f"{key}_token", token)
+        for name in ("pad", "mask", "cls", "sep", "unk"):
+            kwargs.setdefault(f"{name}_token", f"[{name.upper()}]")
         unk_id = self._token_to_id[str(kwargs["unk_token"])]
         # Normalized base -> id as one byte, for encode_dna; ids of this vocabulary all fit in a byte.
         table = bytearray(256)

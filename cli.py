@@ -1,0 +1,50 @@
+"""The `genefinder` command: one subcommand per job, each defined next to the code that does it.
+
+User errors (`GeneFinderInputError`) print as one line and exit with status 2; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .errors import GeneFinderInputError
+
+# subcommand -> (module with add_arguments/run, one-line help)
+SUBCOMMANDS = {
+    "build-dataset": ("datasets_scripts.build_dataset", "FASTA + GFF3 -> windowed Hugging Face dataset"),
+    "check-tokenizer": ("datasets_scripts.check_roundtrip", "count GFF tokenizer round-trip mismatches over genomes"),
+    "train-bpe": ("datasets_scripts.train_dna_bpe", "train a DNABERT-2-style BPE vocabulary on genomes"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genefinder", description="Deep-learning gene finder: DNA in, GFF3 out.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(module=module)
+        importlib.import_module(f".{module}", __package__).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        status = importlib.import_module(f".{args.module}", __package__).run(args)
+    except GeneFinderInputError as err:
+        print(f"genefinder: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genefinder: interrupted", file=sys.stderr)
+        return 130
+    return status or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

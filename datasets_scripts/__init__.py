@@ -1,0 +1,1 @@
+"""Scripts that build training material from genomes: tokenizers, windowed datasets."""
