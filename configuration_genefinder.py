@@ -1,0 +1,100 @@
+"""GeneFinderConfig: every setting of the gene-finding encoder-decoder in one place.
+
+The encoder's settings live in a sub-config (`GeneFinderEncoderConfig`, upstream field names so a
+DNABERT-2 or AIDO.DNA config.json maps over); the decoder's are flat fields in BART's naming. The GFF word
+vocabulary is fixed by tokenization_gff.WORDS; coordinate tokens are pointers into the window, so the
+output size is `gff_vocab_size + window length` and no field here bounds the window.
+"""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+from .configuration_encoders import GeneFinderEncoderConfig
+from .tokenization_gff import WORDS
+
+
+class GeneFinderConfig(PretrainedConfig):
+    r"""Configuration of `GeneFinderForConditionalGeneration`.
+
+    Args:
+        encoder_config: a `GeneFinderEncoderConfig` or its dict (`encoder_type` "dnabert2" or "aido").
+        d_model: decoder width.
+        decoder_layers, decoder_attention_heads, decoder_ffn_dim: decoder depth, heads and MLP width.
+        dropout: dropout in the decoder and the pointer head.
+        nucleotide_conv_width: receptive field (nt) of the convolution that gives every nucleotide its local
+            sequence context (codons, splice sites) for the pointer keys, whatever the encoder's token size.
+        max_token_length: longest DNA token in nucleotides (1 for single-nucleotide encoders, DNABERT-2's
+            BPE tokens are shorter than 32); sizes the offset-within-token embedding of the pointer keys.
+        genetic_code: NCBI translation table used by grammar-constrained decoding (11 bacteria, 4
+            Mycoplasma, 1 eukaryotes).
+        gff_vocab_size: number of GFF words (coordinates come after them). Set from the tokenizer.
+    """
+
+    model_type = "genefinder"
+    sub_configs = {"encoder_config": GeneFinderEncoderConfig}
+    attribute_map = {"num_hidden_layers": "decoder_layers", "hidden_size": "d_model",
+                     "num_attention_heads": "decoder_attention_heads"}
+
+    def __init__(
+        self,
+        encoder_config: dict | GeneFinderEncoderConfig | None = None,
+        d_model: int = 256,
+        decoder_layers: int = 4,
+        decoder_attention_heads: int = 4,
+        decoder_ffn_dim: int = 1024,
+        dropout: float = 0.0,
+        nucleotide_conv_width: int = 9,
+        max_token_length: int = 32,
+        genetic_code: int = 11,
+        gff_vocab_size: int = len(WORDS),
+        initializer_range: float = 0.02,
+        pad_token_id: int = 0,
+        bos_token_id: int = 1,
+        eos_token_id: int = 2,
+        decoder_start_token_id: int = 1,
+        is_encoder_decoder: bool = True,
+        tie_word_embeddings: bool = False,
+        use_cache: bool = True,
+        **kwargs,
+    ):
+        # Both Auto classes resolve to the one model; register_for_auto_class would record only the last one.
+        kwargs.setdefault("auto_map", {
+            "AutoConfig": "configuration_genefinder.GeneFinderConfig",
+            "AutoModel": "modeling_genefinder.GeneFinderForConditionalGeneration",
+            "AutoModelForSeq2SeqLM": "modeling_genefinder.GeneFinderForConditionalGeneration",
+        })
+        if encoder_config is None:
+            encoder_config = GeneFinderEncoderConfig(encoder_type="aido", hidden_size=256, num_hidden_layers=4,
+                                                     num_attention_heads=4, intermediate_size=1024)
+        elif isinstance(encoder_config, dict):
+            encoder_config = GeneFinderEncoderConfig(**encoder_config)
+        self.encoder_config = encoder_config
+        for name, value in (("d_model", d_model), ("decoder_layers", decoder_layers),
+                            ("decoder_attention_heads", decoder_attention_heads), ("decoder_ffn_dim", decoder_ffn_dim),
+                            ("nucleotide_conv_width", nucleotide_conv_width), ("max_token_length", max_token_length)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        if d_model % decoder_attention_heads:
+            raise ValueError(f"`d_model` ({d_model}) must be divisible by `decoder_attention_heads` "
+                             f"({decoder_attention_heads})")
+        if nucleotide_conv_width % 2 == 0:
+            raise ValueError(f"`nucleotide_conv_width` must be odd (centred on the nucleotide), got {nucleotide_conv_width}")
+        if gff_vocab_size != len(WORDS):
+            raise ValueError(f"`gff_vocab_size` is {gff_vocab_size} but this tokenizer has {len(WORDS)} GFF words; "
+                             "load the model with the code saved beside it")
+        self.d_model = d_model
+        self.decoder_layers = decoder_layers
+        self.decoder_attention_heads = decoder_attention_heads
+        self.decoder_ffn_dim = decoder_ffn_dim
+        self.dropout = dropout
+        self.nucleotide_conv_width = nucleotide_conv_width
+        self.max_token_length = max_token_length
+        self.genetic_code = genetic_code
+        self.gff_vocab_size = gff_vocab_size
+        self.vocab_size = gff_vocab_size  # the fixed part of the output; coordinates follow it
+        self.initializer_range = initializer_range
+        self.use_cache = use_cache
+        super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
+                         decoder_start_token_id=decoder_start_token_id, is_encoder_decoder=is_encoder_decoder,
+                         tie_word_embeddings=tie_word_embeddings, **kwargs)

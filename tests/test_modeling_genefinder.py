@@ -1,0 +1,139 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from genefinder.configuration_genefinder import GeneFinderConfig
+from genefinder.features import CDSPart, Gene, Transcript
+from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+from genefinder.tokenization_gff import GFFTokenizer
+
+ENCODERS = {
+    "aido": {"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 64},
+    "dnabert2": {"encoder_type": "dnabert2", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                 "intermediate_size": 64, "vocab_size": 4096},
+}
+
+
+def tiny(encoder="aido", **kw) -> GeneFinderForConditionalGeneration:
+    torch.manual_seed(0)
+    cfg = GeneFinderConfig(encoder_config=ENCODERS[encoder], d_model=32, decoder_layers=2, decoder_attention_heads=4,
+                           decoder_ffn_dim=64, **kw)
+    return GeneFinderForConditionalGeneration(cfg).eval()
+
+
+def window_batch(n=2, length=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(5, 9, (n, length), generator=g)  # AIDO ids of A G C T
+
+
+def labels_for(tok, length):
+    genes = [Gene("+", (Transcript("mRNA", cds=(CDSPart(10, 99, 0),)),)),
+             Gene("-", (Transcript("mRNA", cds=(CDSPart(120, length, 1),), partial_right=True),))]
+    return torch.tensor([tok.encode_genes(genes)] * 2)
+
+
+def test_logits_cover_words_and_every_nucleotide():
+    model, tok = tiny(), GFFTokenizer()
+    ids = window_batch(length=300)
+    labels = labels_for(tok, 300)
+    out = model(input_ids=ids, labels=labels)
+    assert out.logits.shape == (2, labels.size(1), tok.n_words + 300) and torch.isfinite(out.loss)
+
+
+def test_padding_positions_cannot_be_pointed_at():
+    model = tiny()
+    ids = window_batch(length=100)
+    ids[1, 60:] = 0  # second window is 60 nt long
+    out = model(input_ids=ids, attention_mask=(ids != 0).long(), decoder_input_ids=torch.ones(2, 1, dtype=torch.long))
+    n_words = model.config.gff_vocab_size
+    assert (out.logits[1, 0, n_words + 60:] < -1e30).all() and (out.logits[0, 0, n_words:] > -1e30).all()
+
+
+@pytest.mark.parametrize("encoder", ["aido", "dnabert2"])
+def test_a_few_steps_fit_one_batch(encoder):
+    model, tok = tiny(encoder).train(), GFFTokenizer()
+    ids, labels = window_batch(length=150), labels_for(tok, 150)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = model(input_ids=ids, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+@pytest.mark.parametrize("kwargs", [{"do_sample": False}, {"num_beams": 3}, {"do_sample": True, "top_k": 5}])
+def test_cached_generation_equals_uncached(kwargs):
+    model, ids = tiny(), window_batch()
+    torch.manual_seed(1)
+    cached = model.generate(input_ids=ids, max_new_tokens=12, use_cache=True, **kwargs)
+    torch.manual_seed(1)
+    uncached = model.generate(input_ids=ids, max_new_tokens=12, use_cache=False, **kwargs)
+    assert torch.equal(cached, uncached)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    tok = GFFTokenizer()
+    grads = []
+    for checkpointing in (False, True):
+        model = tiny().train()
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+        model(input_ids=window_batch(length=150), labels=labels_for(tok, 150)).loss.backward()
+        grads.append(model.word_head.weight.grad.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_bf16_forward_runs():
+    model = tiny().to(torch.bfloat16)
+    out = model(input_ids=window_batch(), decoder_input_ids=torch.ones(2, 3, dtype=torch.long))
+    assert torch.isfinite(out.logits).all()
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="`d_model` .* divisible by `decoder_attention_heads`"):
+        GeneFinderConfig(d_model=30, decoder_attention_heads=4)
+    with pytest.raises(ValueError, match="`nucleotide_conv_width` must be odd"):
+        GeneFinderConfig(nucleotide_conv_width=8)
+
+
+def test_hub_folder_loads_in_a_fresh_process_without_the_package(tmp_path):
+    from genefinder.configuration_genefinder import GeneFinderConfig as Cfg
+
+    model, tok = tiny(), GFFTokenizer()
+    Cfg.register_for_auto_class()
+    GeneFinderForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
+    GFFTokenizer.register_for_auto_class("AutoTokenizer")
+    folder = tmp_path / "hub"
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    assert (folder / "model.safetensors").exists() and not list(folder.glob("*.bin"))
+    moved = tmp_path / "elsewhere"
+    folder.rename(moved)
+    ids = window_batch()
+    expected = model.generate(input_ids=ids, max_new_tokens=10, do_sample=False).tolist()
+    code = textwrap.dedent(f"""
+        import sys, torch
+        sys.modules["genefinder"] = None  # the installed package must not be what loads
+        from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer
+        folder = {str(moved)!r}
+        cfg = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+        AutoModel.from_pretrained(folder, trust_remote_code=True)
+        model = AutoModelForSeq2SeqLM.from_pretrained(folder, trust_remote_code=True).eval()
+        tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+        ids = torch.tensor({ids.tolist()})
+        print(type(cfg).__name__, type(model).__name__, type(tok).__name__)
+        print(model.generate(input_ids=ids, max_new_tokens=10, do_sample=False).tolist())
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    names, generated = res.stdout.strip().splitlines()[-2:]
+    assert names.split() == ["GeneFinderConfig", "GeneFinderForConditionalGeneration", "GFFTokenizer"]
+    assert eval(generated) == expected
