@@ -15,9 +15,11 @@ from .errors import GeneFinderInputError
 
 # subcommand -> (module with add_arguments/run, one-line help)
 SUBCOMMANDS = {
+    "annotate": ("annotate_cli", "annotate a genome FASTA with a trained model -> GFF3"),
     "build-dataset": ("datasets_scripts.build_dataset", "FASTA + GFF3 -> windowed Hugging Face dataset"),
     "check-tokenizer": ("datasets_scripts.check_roundtrip", "count GFF tokenizer round-trip mismatches over genomes"),
     "train-bpe": ("datasets_scripts.train_dna_bpe", "train a DNABERT-2-style BPE vocabulary on genomes"),
+    "evaluate": ("evaluation", "score a predicted GFF3 against a reference (base, exon, gene, stop, start)"),
 }
 
 

@@ -99,3 +99,19 @@ def to_slice(start: int, end: int) -> slice:
 def phase_after(length: int, phase: int) -> int:
     """Phase of the next CDS segment (5'->3') after one of `length` nt that had `phase`."""
     return (3 - (length - phase) % 3) % 3
+
+
+def genes_to_rows(genes: list[Gene]) -> list[dict]:
+    """Genes as plain lists and dicts (the dataset's `features` column, resume files); inverse: genes_from_rows."""
+    return [{"strand": g.strand, "score": g.score, "transcripts": [
+        {"kind": t.kind, "exons": [list(e) for e in t.exons],
+         "cds": [{"start": c.start, "end": c.end, "phase": c.phase} for c in t.cds],
+         "partial_left": t.partial_left, "partial_right": t.partial_right} for t in g.transcripts]} for g in genes]
+
+
+def genes_from_rows(rows: list[dict]) -> list[Gene]:
+    return [Gene(strand=r["strand"], score=r.get("score"), transcripts=tuple(
+        Transcript(kind=t["kind"], exons=tuple(tuple(e) for e in t["exons"]),
+                   cds=tuple(CDSPart(c["start"], c["end"], c["phase"]) for c in t["cds"]),
+                   partial_left=t["partial_left"], partial_right=t["partial_right"]) for t in r["transcripts"]))
+        for r in rows]

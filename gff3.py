@@ -221,12 +221,13 @@ def _phase(row: _Row, path: str) -> int:
 # ---------------------------------------------------------------------------------------------- writing
 
 def write_gff3(out: io.TextIOBase, genes: list[Gene], sequence_lengths: dict[str, int], *,
-               eukaryote: bool, source: str = "genefinder") -> None:
-    """Write genes (genome coordinates, `Gene.seqid` set) as GFF3; IDs are made unique per file."""
+               eukaryote: bool, source: str = "genefinder") -> list[tuple[str, Gene]]:
+    """Write genes (genome coordinates, `Gene.seqid` set) as GFF3; returns (gene ID, gene) in file order."""
     out.write("##gff-version 3\n")
     for name, length in sequence_lengths.items():
         out.write(f"##sequence-region {_esc(name)} 1 {length}\n")
     counter: Counter = Counter()
+    written = []
     by_seq: dict[str, list[Gene]] = defaultdict(list)
     for g in genes:
         by_seq[g.seqid].append(g)
@@ -235,6 +236,8 @@ def write_gff3(out: io.TextIOBase, genes: list[Gene], sequence_lengths: dict[str
             counter[seqid] += 1
             gene_id = f"{seqid}_g{counter[seqid]}"
             _write_gene(out, g, gene_id, eukaryote, source)
+            written.append((gene_id, g))
+    return written
 
 
 def _write_gene(out, g: Gene, gene_id: str, eukaryote: bool, source: str) -> None:

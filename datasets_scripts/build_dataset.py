@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..errors import GeneFinderInputError
 from ..fasta import FastaFile
-from ..features import Gene
+from ..features import Gene, genes_to_rows
 from ..gff3 import read_gff3
 from ..tokenization_gff import GFFTokenizer
 from ..windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes, window_starts
@@ -103,14 +103,6 @@ def iter_windows(fa: FastaFile, genes_by_seq: dict[str, list[Gene]], seqid: str,
             yield w_start, w_len, "-", reverse_complement(dna), reverse_complement_genes(genes, w_len)
 
 
-def genes_to_rows(genes: list[Gene]) -> list[dict]:
-    """Structured `features` column: plain lists and dicts, as Arrow stores them."""
-    return [{"strand": g.strand, "transcripts": [
-        {"kind": t.kind, "exons": [list(e) for e in t.exons],
-         "cds": [{"start": c.start, "end": c.end, "phase": c.phase} for c in t.cds],
-         "partial_left": t.partial_left, "partial_right": t.partial_right} for t in g.transcripts]} for g in genes]
-
-
 def dataset_features():
     from datasets import Features, List, Value
 
@@ -120,7 +112,7 @@ def dataset_features():
     return Features({
         "organism": Value("string"), "seqid": Value("string"), "start": Value("int64"), "length": Value("int32"),
         "orientation": Value("string"), "genetic_code": Value("int8"), "dna": Value("string"),
-        "features": List({"strand": Value("string"), "transcripts": List(transcript)}),
+        "features": List({"strand": Value("string"), "score": Value("float32"), "transcripts": List(transcript)}),
         "target_ids": List(Value("int32")),
     })
 

@@ -1,0 +1,188 @@
+"""`genefinder annotate GENOME.fa[.gz]`: a trained model over every record of a genome, to GFF3 (+ FASTA).
+
+Resumable and shardable through the same files: each process appends every finished batch of windows as
+one JSON line to `OUT.partial.<rank>.jsonl`; `--resume` skips the batches found there. After all
+processes finish, the main process stitches the windows (annotation.stitch), writes the GFF3 to a
+temporary file and renames it into place, then deletes the partial files. Under `accelerate launch
+--num_processes P`, batch b of the run goes to process b mod P; batches are fixed by window index, so the
+output is byte-identical to a one-process run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .annotation import AnnotationSettings, GeneFinderAnnotator, WindowPrediction, plan_windows, stitch
+from .errors import GeneFinderInputError
+from .fasta import FastaFile
+from .features import genes_from_rows, genes_to_rows
+from .genetic_code import GeneticCode
+from .gff3 import write_gff3
+from .windows import reverse_complement
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
+
+
+def load_model(path: str | None, device: str):
+    """Model, GFF tokenizer and input builder from a model folder, with one-line errors.
+
+    The installed package's classes load the folder (not the folder's own copy of the code), so the
+    CLI runs the code it was installed with; the Hub path (`trust_remote_code`) is for other users.
+    """
+    from .configuration_genefinder import GeneFinderConfig
+    from .modeling_genefinder import GeneFinderForConditionalGeneration
+    from .processing_genefinder import GeneFinderInputs
+    from .tokenization_dna import load_dnabert2_tokenizer
+    from .tokenization_gff import GFFTokenizer
+
+    if path is None:
+        if not (DEFAULT_MODEL / "config.json").exists():
+            raise GeneFinderInputError("no trained default model is bundled yet; pass --model DIR")
+        path = str(DEFAULT_MODEL)
+    if not os.path.isdir(path):
+        raise GeneFinderInputError("model folder not found (the CLI loads local folders; download Hub repos "
+                                   "first with `huggingface-cli download REPO --local-dir DIR`)", path)
+    missing = [f for f in ("config.json", "model.safetensors", "tokenizer_config.json")
+               if not os.path.exists(os.path.join(path, f))]
+    if missing:
+        raise GeneFinderInputError(f"model folder is missing {', '.join(missing)}", path)
+    with open(os.path.join(path, "config.json"), encoding="utf-8") as fh:
+        model_type = json.load(fh).get("model_type")
+    if model_type != GeneFinderConfig.model_type:
+        raise GeneFinderInputError(f"config.json is for a {model_type!r} model, not a genefinder model", path)
+    model = GeneFinderForConditionalGeneration.from_pretrained(path)
+    tokenizer = GFFTokenizer.from_pretrained(path)
+    encoder_type = model.config.encoder_config.encoder_type
+    bpe = load_dnabert2_tokenizer(os.path.join(path, "dna_tokenizer")) if encoder_type == "dnabert2" else None
+    return model.to(device), tokenizer, GeneFinderInputs(encoder_type, bpe)
+
+
+def run_annotation(args) -> None:
+    from accelerate import PartialState
+    from tqdm.auto import tqdm
+
+    state = PartialState(cpu=args.device == "cpu")
+    fa = FastaFile(args.genome)
+    settings = AnnotationSettings(window=args.window, overlap=args.overlap, batch_size=args.batch_size,
+                                  max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
+                                  constrained=not args.no_constraints)
+    model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device))
+    annotator = GeneFinderAnnotator(model, tok, inputs, settings)
+    out = Path(args.output)
+    partial = out.parent / f"{out.name}.partial.{state.process_index}.jsonl"
+    done = _read_partials(out) if args.resume else {}
+    if not args.resume:
+        partial.unlink(missing_ok=True)
+    plans = {name: plan_windows(fa.length(name), settings) for name in fa.names}
+    total = sum(n for plan in plans.values() for _, n in plan)  # nt through the model, overlaps included
+    bar = tqdm(total=total, unit="nt", unit_scale=True, desc="annotate (windows, nt)", file=sys.stderr,
+               disable=not state.is_local_main_process)
+    batch_no = 0
+    with open(partial, "a", encoding="utf-8") as log:
+        for name in fa.names:
+            plan = plans[name]
+            for b in range(0, len(plan), settings.batch_size):
+                idx = list(range(b, min(b + settings.batch_size, len(plan))))
+                mine = batch_no % state.num_processes == state.process_index
+                batch_no += 1
+                if mine and not all((name, plan[i][0]) in done for i in idx):
+                    preds = annotator.annotate_record(name, fa.length(name), lambda s, e: fa.fetch(name, s, e), idx)
+                    log.write(json.dumps([{"seqid": p.seqid, "start": p.start, "length": p.length,
+                                           "genes": genes_to_rows(list(p.genes))} for p in preds]) + "\n")
+                    log.flush()
+                bar.update(sum(plan[i][1] for i in idx))  # the main process's bar shows the whole run's pace
+    bar.close()
+    state.wait_for_everyone()
+    if state.is_main_process:
+        predictions = _read_partials(out)
+        genes = [g for name in fa.names
+                 for g in stitch([p for (seqid, _), p in predictions.items() if seqid == name], fa.length(name))]
+        _write_outputs(args, fa, genes)
+        for p in out.parent.glob(f"{out.name}.partial.*.jsonl"):
+            p.unlink()
+
+
+def _read_partials(out: Path) -> dict[tuple[str, int], WindowPrediction]:
+    found = {}
+    for path in sorted(out.parent.glob(f"{out.name}.partial.*.jsonl")):
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    batch = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a batch cut short by the interruption: it is simply redone
+                for w in batch:
+                    found[(w["seqid"], w["start"])] = WindowPrediction(
+                        w["seqid"], w["start"], w["length"], tuple(genes_from_rows(w["genes"])))
+    return found
+
+
+def _write_outputs(args, fa: FastaFile, genes) -> None:
+    """GFF3 (and protein / CDS FASTA) written to temporary files, then renamed: never a partial output."""
+    code = GeneticCode(args.genetic_code)
+    targets = [(args.output, "gff")] + [(p, kind) for p, kind in ((args.proteins, "faa"), (args.cds, "fna")) if p]
+    temps = {}
+    try:
+        for path, kind in targets:
+            fd, tmp = tempfile.mkstemp(prefix=".genefinder.", dir=os.path.dirname(os.path.abspath(path)))
+            temps[kind] = (tmp, path)
+            os.close(fd)
+        with open(temps["gff"][0], "w", encoding="utf-8") as fh:
+            written = write_gff3(fh, genes, {n: fa.length(n) for n in fa.names}, eukaryote=args.eukaryote)
+        for kind in ("faa", "fna"):
+            if kind not in temps:
+                continue
+            with open(temps[kind][0], "w", encoding="utf-8") as fh:
+                for gene_id, g in written:
+                    for n, t in enumerate(g.transcripts, start=1):
+                        if not t.cds:
+                            continue
+                        seq = "".join(fa.fetch(g.seqid, c.start - 1, c.end) for c in t.cds).upper()
+                        if g.strand == "-":
+                            seq = reverse_complement(seq)
+                        first = t.cds[0].phase if g.strand == "+" else t.cds[-1].phase
+                        body = code.translate(seq[first:]).rstrip("*") if kind == "faa" else seq
+                        fh.write(f">{gene_id}.t{n} {g.seqid}:{t.start}-{t.end}({g.strand})\n")
+                        fh.writelines(body[i:i + 60] + "\n" for i in range(0, len(body), 60))
+        for tmp, path in temps.values():
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("genome", help="FASTA (plain or .gz), one or many records")
+    parser.add_argument("-o", "--output", required=True, help="GFF3 to write (atomically)")
+    parser.add_argument("--model", help="model folder or Hub repo id (default: the bundled model)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--window", type=int, default=AnnotationSettings.window)
+    parser.add_argument("--overlap", type=int, default=AnnotationSettings.overlap)
+    parser.add_argument("--max-new-tokens", type=int, default=AnnotationSettings.max_new_tokens,
+                        help="generation limit per window (a gene cut by it is dropped)")
+    parser.add_argument("--genetic-code", type=int, default=11, help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes")
+    parser.add_argument("--eukaryote", action="store_true", help="write gene -> mRNA -> exon/CDS (default gene -> CDS)")
+    parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
+    parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
+    parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same -o")
+
+
+def run(args) -> None:
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise GeneFinderInputError("--device cuda, but no CUDA device is available")
+    try:
+        GeneticCode(args.genetic_code)
+        AnnotationSettings(window=args.window, overlap=args.overlap, batch_size=args.batch_size)
+    except ValueError as err:
+        raise GeneFinderInputError(str(err)) from None
+    run_annotation(args)

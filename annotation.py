@@ -1,0 +1,175 @@
+"""Genome-scale annotation: windows -> batched generation -> genes in genome coordinates -> stitched.
+
+The one path from DNA to genes, shared by `genefinder annotate`, the Hub pipeline and evaluation:
+
+1. `window_starts` cuts a record into windows of `window` nt overlapping by `overlap` nt;
+2. windows are batched (`GeneFinderInputs`) into one `model.generate` call per batch, constrained by the
+   GFF grammar and the window's DNA unless switched off;
+3. each window's tokens decode to genes in window coordinates (a trailing gene cut off by the generation
+   length limit is dropped, never half-written), then shift to genome coordinates;
+4. `stitch` keeps every gene once, from the window that saw it whole and most centrally; genes cut by a
+   window edge are kept only where that edge is the record's own end (then they stay marked partial).
+
+Batches are fixed by window index, never by process, so a run split across processes computes exactly the
+batches a single process computes, and the merged output is byte-identical.
+
+This module is copied beside the Hub files as remote code: stdlib, torch, transformers and siblings only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable
+
+import torch
+
+from .features import Gene
+from .processing_genefinder import GeneFinderInputs
+from .tokenization_gff import GFFTokenizer
+from .windows import shift_genes, window_starts
+
+
+@dataclass(frozen=True)
+class AnnotationSettings:
+    window: int = 8192  # nt per window: the trained length; longer works (pointer coordinates), slower
+    overlap: int = 2048  # nt shared by neighbours: genes shorter than this are always whole in some window
+    batch_size: int = 8  # windows per generate call: Python overhead per decoding step is paid per batch
+    max_new_tokens: int = 512  # > the longest target seen in training (E. coli 8 kb windows: 103 tokens)
+    genetic_code: int = 11  # NCBI table for the grammar's start/stop codons
+    constrained: bool = True  # grammar-constrained decoding; off only for ablations
+    num_beams: int = 1
+
+    def __post_init__(self):
+        if self.window < 1 or not 0 <= self.overlap < self.window:
+            raise ValueError(f"need window >= 1 and 0 <= overlap < window, got window={self.window} "
+                             f"overlap={self.overlap}")
+        if self.batch_size < 1:
+            raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class WindowPrediction:
+    seqid: str
+    start: int  # 0-based window start on the record
+    length: int
+    genes: tuple[Gene, ...]  # window coordinates, with scores
+
+
+def plan_windows(length: int, settings: AnnotationSettings) -> list[tuple[int, int]]:
+    """(start, length) of the windows covering a record of `length` nt."""
+    return [(s, min(settings.window, length - s))
+            for s in window_starts(length, settings.window, settings.window - settings.overlap)]
+
+
+class GeneFinderAnnotator:
+    """Runs a trained model over windows. `predict(dnas)` -> genes per window (window coordinates)."""
+
+    def __init__(self, model, gff_tokenizer: GFFTokenizer, inputs: GeneFinderInputs, settings: AnnotationSettings):
+        self.model, self.tok, self.inputs, self.settings = model.eval(), gff_tokenizer, inputs, settings
+
+    @torch.no_grad()
+    def predict(self, dnas: list[str]) -> list[list[Gene]]:
+        device = next(self.model.parameters()).device
+        batch = {k: v.to(device) for k, v in self.inputs(dnas).items()}
+        processors = []
+        if self.settings.constrained:
+            from .grammar import GFFGrammarLogitsProcessor
+
+            processors.append(GFFGrammarLogitsProcessor(self.tok, dnas, self.settings.genetic_code))
+        out = self.model.generate(**batch, max_new_tokens=self.settings.max_new_tokens, do_sample=False,
+                                  num_beams=self.settings.num_beams, logits_processor=processors,
+                                  output_scores=True, return_dict_in_generate=True)
+        step_logprobs = _chosen_logprobs(out)  # (B, steps)
+        return [decode_generated(self.tok, ids.tolist(), len(dna), step_logprobs[i].tolist())
+                for i, (ids, dna) in enumerate(zip(out.sequences, dnas))]
+
+    def annotate_record(self, seqid: str, length: int, fetch: Callable[[int, int], str],
+                        windows: Iterable[int] | None = None, progress: Callable[[int], None] | None = None
+                        ) -> list[WindowPrediction]:
+        """Predictions for the windows of one record (all, or the given window indices), batch by batch."""
+        plan = plan_windows(length, self.settings)
+        wanted = sorted(set(range(len(plan)) if windows is None else windows))
+        out = []
+        for b in range(0, len(wanted), self.settings.batch_size):
+            idx = wanted[b:b + self.settings.batch_size]
+            dnas = [fetch(plan[i][0], plan[i][0] + plan[i][1]) for i in idx]
+            for i, genes in zip(idx, self.predict(dnas)):
+                out.append(WindowPrediction(seqid, plan[i][0], plan[i][1], tuple(genes)))
+            if progress:
+                progress(sum(plan[i][1] for i in idx))
+        return out
+
+
+def _chosen_logprobs(out) -> torch.Tensor:
+    """Log-probability of each generated token (after the processors), (B, steps)."""
+    if not out.scores:
+        return torch.zeros(out.sequences.size(0), 0)
+    scores = torch.stack(out.scores, dim=1).float().log_softmax(-1)  # (B, steps, V)
+    chosen = out.sequences[:, -scores.size(1):]
+    return scores.gather(-1, chosen.unsqueeze(-1)).squeeze(-1).clamp(min=-1e4)
+
+
+def decode_generated(tok: GFFTokenizer, ids: list[int], window_length: int,
+                     logprobs: list[float] | None = None) -> list[Gene]:
+    """Genes of a generated sequence; a trailing gene the length limit cut off is dropped, not guessed.
+
+    Each gene's score is the geometric-mean probability of its tokens (exp of the mean log-probability).
+    """
+    if ids and ids[0] == tok.bos_token_id:
+        ids = ids[1:]
+    gene_words = {tok.word_to_id["GENE+"], tok.word_to_id["GENE-"]}
+    bounds = [i for i, t in enumerate(ids) if t in gene_words]
+    end = next((i for i, t in enumerate(ids) if t == tok.eos_token_id), len(ids))
+    cut = end
+    for attempt in range(len(bounds) + 1):
+        try:
+            genes = tok.decode_genes(ids[:cut] + [tok.eos_token_id], window_length=window_length)
+            break
+        except ValueError:  # GFFTokenError, also when the tokenizer came as remote code
+            earlier = [b for b in bounds if b < cut]
+            if not earlier:
+                return []
+            cut = earlier[-1]
+    if logprobs is None:
+        return genes
+    starts = [b for b in bounds if b < cut] + [cut]
+    scored = []
+    for g, a, b in zip(genes, starts, starts[1:]):
+        lp = logprobs[a:b]
+        scored.append(replace(g, score=math.exp(sum(lp) / len(lp)) if lp else None))
+    return scored
+
+
+def stitch(predictions: list[WindowPrediction], record_length: int) -> list[Gene]:
+    """Genes of one record in genome coordinates, each once, from the window that saw it whole most centrally."""
+    best: dict[tuple, tuple[float, Gene]] = {}
+    for p in predictions:
+        at_start, at_end = p.start == 0, p.start + p.length == record_length
+        for g in shift_genes(list(p.genes), p.start):
+            cut_left = any(t.partial_left for t in g.transcripts)
+            cut_right = any(t.partial_right for t in g.transcripts)
+            if (cut_left and not at_start) or (cut_right and not at_end):
+                continue  # another window sees it whole (or it is longer than the overlap: documented limit)
+            centrality = min(g.start - p.start, p.start + p.length - g.end)
+            key = _identity(g)
+            if key not in best or centrality > best[key][0]:
+                best[key] = (centrality, replace(g, seqid=p.seqid))
+    genes = _resolve_same_stop(list(best.values()))
+    return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
+
+
+def _identity(g: Gene) -> tuple:
+    return (g.strand, tuple((t.kind, t.exons, t.cds) for t in g.transcripts))
+
+
+def _three_prime_end(g: Gene) -> tuple:
+    return (g.strand, g.end if g.strand == "+" else g.start)
+
+
+def _resolve_same_stop(candidates: list[tuple[float, Gene]]) -> list[Gene]:
+    """Two windows that disagree on a gene's start (same strand, same 3' end): keep the more central call."""
+    by_stop: dict[tuple, tuple[float, Gene]] = {}
+    for centrality, g in sorted(candidates, key=lambda cg: (-cg[0], cg[1].start, cg[1].end)):
+        by_stop.setdefault(_three_prime_end(g), (centrality, g))
+    return [g for _, g in by_stop.values()]
