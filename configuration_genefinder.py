@@ -64,6 +64,10 @@ class GeneFinderConfig(PretrainedConfig):
             "AutoModel": "modeling_genefinder.GeneFinderForConditionalGeneration",
             "AutoModelForSeq2SeqLM": "modeling_genefinder.GeneFinderForConditionalGeneration",
         })
+        # `pipeline("gene-finding", model=folder, trust_remote_code=True)` finds its class here.
+        kwargs.setdefault("custom_pipelines", {"gene-finding": {
+            "impl": "pipeline_genefinder.GeneFindingPipeline", "pt": ["AutoModelForSeq2SeqLM"], "tf": [],
+            "type": "text"}})
         if encoder_config is None:
             encoder_config = GeneFinderEncoderConfig(encoder_type="aido", hidden_size=256, num_hidden_layers=4,
                                                      num_attention_heads=4, intermediate_size=1024)

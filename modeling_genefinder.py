@@ -200,6 +200,15 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
     def get_encoder(self):
         return self.encoder
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also writes the gene-finding pipeline's code: every saved folder carries its working demo."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        from transformers.dynamic_module_utils import custom_object_save
+
+        from .pipeline_genefinder import GeneFindingPipeline
+
+        custom_object_save(GeneFindingPipeline, save_directory)
+
     def _embed_decoder_inputs(self, ids, keys):
         """Words through the embedding table, coordinates as the key of the nucleotide they point at."""
         n_words = self.config.gff_vocab_size

@@ -1,0 +1,73 @@
+"""`pipeline("gene-finding", model=folder, trust_remote_code=True)`: DNA or a FASTA path in, GFF3 out.
+
+The Hub demo runs exactly what `genefinder annotate` runs (annotation.GeneFinderAnnotator over the same
+windows, the same stitching, the same GFF3 writer); only the input and output shapes differ:
+
+    >>> finder = pipeline("gene-finding", model="path/to/model", trust_remote_code=True)   # doctest: +SKIP
+    >>> result = finder("ATGAAACGC...", genetic_code=11)                                   # doctest: +SKIP
+    >>> print(result["gff3"]); result["genes"][0]                                          # doctest: +SKIP
+
+A string naming an existing file is read as FASTA (plain or gzip, every record); any other string is a
+DNA sequence named `sequence`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+from transformers import Pipeline
+
+from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from .fasta import FastaFile
+from .features import genes_to_rows
+from .gff3 import write_gff3
+from .processing_genefinder import GeneFinderInputs
+from .tokenization_dna import normalize_dna
+
+SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams")
+
+
+class GeneFindingPipeline(Pipeline):
+    """Gene finding on a DNA string or FASTA file; returns {"gff3": text, "genes": [per-gene dicts]}."""
+
+    def _sanitize_parameters(self, eukaryote: bool | None = None, **settings):
+        unknown = set(settings) - set(SETTING_NAMES)
+        if unknown:
+            raise ValueError(f"unknown gene-finding argument(s) {sorted(unknown)}; known: {SETTING_NAMES}")
+        if "genetic_code" not in settings:
+            settings["genetic_code"] = getattr(self.model.config, "genetic_code", 11)
+        post = {} if eukaryote is None else {"eukaryote": eukaryote}
+        return {}, {"settings": AnnotationSettings(**settings)}, post
+
+    def preprocess(self, inputs):
+        if isinstance(inputs, str) and os.path.isfile(inputs):
+            fasta = FastaFile(inputs)
+            return {"records": [(n, fasta.length(n), _fetcher(fasta, n)) for n in fasta.names]}
+        sequence = str(inputs)
+        normalize_dna(sequence)  # raises on anything that is not DNA, naming the character and position
+        return {"records": [("sequence", len(sequence), lambda a, b: sequence[a:b])]}
+
+    def _forward(self, model_inputs, settings: AnnotationSettings):
+        encoder_type = self.model.config.encoder_config.encoder_type
+        if encoder_type != "aido":
+            raise ValueError("the gene-finding pipeline needs the DNA BPE tokenizer for encoder_type "
+                             f"{encoder_type!r}; use `genefinder annotate` for BPE models")
+        annotator = GeneFinderAnnotator(self.model, self.tokenizer, GeneFinderInputs(encoder_type), settings)
+        genes, lengths = [], {}
+        for seqid, length, fetch in model_inputs["records"]:
+            genes += stitch(annotator.annotate_record(seqid, length, fetch), length)
+            lengths[seqid] = length
+        return {"genes": genes, "lengths": lengths}
+
+    def postprocess(self, model_outputs, eukaryote: bool = False):
+        text = io.StringIO()
+        written = write_gff3(text, model_outputs["genes"], model_outputs["lengths"], eukaryote=eukaryote)
+        rows = genes_to_rows([g for _, g in written])
+        for (gene_id, g), row in zip(written, rows):
+            row.update(id=gene_id, seqid=g.seqid, start=g.start, end=g.end)
+        return {"gff3": text.getvalue(), "genes": rows}
+
+
+def _fetcher(fasta: FastaFile, name: str):
+    return lambda a, b: fasta.fetch(name, a, b)
