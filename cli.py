@@ -23,19 +23,23 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """Only the invoked subcommand's module is imported: `genefinder build-dataset` never loads torch."""
     parser = argparse.ArgumentParser(prog="genefinder", description="Deep-learning gene finder: DNA in, GFF3 out.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(module=module)
-        importlib.import_module(f".{module}", __package__).add_arguments(p)
+        if name == chosen:
+            importlib.import_module(f".{module}", __package__).add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
         status = importlib.import_module(f".{args.module}", __package__).run(args)
