@@ -88,7 +88,9 @@ def read_gff3(path: str | os.PathLike) -> tuple[list[Gene], GffReadReport]:
         return slots[tkey]
 
     for r in rows:  # genes and transcripts first, so children can find them in any file order
-        if r.type in GENE_TYPES and not under_pseudo(r):
+        if r.type in GENE_TYPES and under_pseudo(r):
+            report.skipped["pseudogene"] += 1  # e.g. WormBase: type gene, biotype=pseudogene
+        elif r.type in GENE_TYPES:
             gene_slot(r.attrs.get("ID", f"line{r.line}"), r)
     for r in rows:
         if r.type not in TRANSCRIPT_KINDS or under_pseudo(r):
@@ -108,8 +110,13 @@ def read_gff3(path: str | os.PathLike) -> tuple[list[Gene], GffReadReport]:
         if r.type not in ("exon", "CDS"):
             report.skipped[r.type] += 1
             continue
-        parents = _parents(r) or [r.attrs.get("ID", f"line{r.line}")]
-        for p in parents:
+        if not _parents(r):  # orphan segment (e.g. Prodigal's CDS rows): a one-segment gene of its own
+            key = r.attrs.get("ID", f"line{r.line}")
+            gene_slot(key, r)
+            slot = transcript_slot(key, key, "mRNA", r)
+            _add_segment(slot, r, path)
+            continue
+        for p in _parents(r):
             if p in transcript_gene:
                 slot = genes[transcript_gene[p]]["transcripts"][p]
             elif p in genes:  # NCBI prokaryotes: CDS directly under gene -> an mRNA named after the CDS
@@ -117,15 +124,9 @@ def read_gff3(path: str | os.PathLike) -> tuple[list[Gene], GffReadReport]:
             elif p in by_id:  # parent of a type we skip (e.g. an unknown transcript type)
                 report.skipped[f"{r.type} under skipped {by_id[p].type}"] += 1
                 continue
-            elif _parents(r):
-                raise GeneFinderInputError(f"Parent {p!r} of this {r.type} is not defined in the file", path, r.line)
-            else:  # orphan segment with no Parent: a one-segment gene of its own
-                gene_slot(p, r)
-                slot = transcript_slot(p, p, "mRNA", r)
-            if r.type == "exon":
-                slot["exons"].append((r.start, r.end))
             else:
-                slot["cds"].append(CDSPart(r.start, r.end, _phase(r, path)))
+                raise GeneFinderInputError(f"Parent {p!r} of this {r.type} is not defined in the file", path, r.line)
+            _add_segment(slot, r, path)
 
     out: list[Gene] = []
     for key in order:
@@ -148,6 +149,13 @@ def read_gff3(path: str | os.PathLike) -> tuple[list[Gene], GffReadReport]:
         report.genes += 1
         report.transcripts += len(transcripts)
     return out, report
+
+
+def _add_segment(slot: dict, row: _Row, path: str) -> None:
+    if row.type == "exon":
+        slot["exons"].append((row.start, row.end))
+    else:
+        slot["cds"].append(CDSPart(row.start, row.end, _phase(row, path)))
 
 
 def _parse_rows(path: str):

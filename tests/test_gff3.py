@@ -115,3 +115,16 @@ def test_real_annotation_rewritten_passes_gt_gff3validator(tmp_path):
         write_gff3(fh, genes, lengths, eukaryote=True)
     res = subprocess.run(["gt", "gff3validator", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_orphan_cds_rows_are_genes_of_their_own(tmp_path):
+    """Prodigal writes CDS rows with an ID and no Parent."""
+    genes, _ = read_gff3(gff(tmp_path, "chr\tProdigal\tCDS\t10\t99\t5.1\t+\t0\tID=1_1;partial=00\n"
+                                       "chr\tProdigal\tCDS\t200\t290\t3.0\t-\t0\tID=1_2;partial=00\n"))
+    assert [(g.strand, g.transcripts[0].cds) for g in genes] == [("+", (CDSPart(10, 99, 0),)),
+                                                                ("-", (CDSPart(200, 290, 0),))]
+
+
+def test_wormbase_pseudogenes_are_counted():
+    _, report = read_gff3(genome("celegans_1pct")[1])
+    assert report.skipped["pseudogene"] > 0
