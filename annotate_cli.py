@@ -70,7 +70,7 @@ def run_annotation(args) -> None:
     fa = FastaFile(args.genome)
     settings = AnnotationSettings(window=args.window, overlap=args.overlap, batch_size=args.batch_size,
                                   max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
-                                  constrained=not args.no_constraints)
+                                  constrained=not args.no_constraints, introns=args.eukaryote)
     model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device))
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     out = Path(args.output)
@@ -168,7 +168,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=AnnotationSettings.max_new_tokens,
                         help="generation limit per window (a gene cut by it is dropped)")
     parser.add_argument("--genetic-code", type=int, default=11, help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes")
-    parser.add_argument("--eukaryote", action="store_true", help="write gene -> mRNA -> exon/CDS (default gene -> CDS)")
+    parser.add_argument("--eukaryote", action="store_true", help="genes may have introns; write gene -> mRNA -> exon/CDS (default: prokaryote, gene -> CDS)")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")

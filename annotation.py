@@ -38,6 +38,9 @@ class AnnotationSettings:
     max_new_tokens: int = 512  # > the longest target seen in training (E. coli 8 kb windows: 103 tokens)
     genetic_code: int = 11  # NCBI table for the grammar's start/stop codons
     constrained: bool = True  # grammar-constrained decoding; off only for ablations
+    introns: bool = False  # eukaryotes: CDS may be split by introns (canonical splice sites)
+    min_cds_length: int = 60  # nt; the grammar forbids shorter complete CDS
+    coding_only: bool = True  # the model was trained on coding genes only (build-dataset's default)
     num_beams: int = 1
 
     def __post_init__(self):
@@ -76,7 +79,10 @@ class GeneFinderAnnotator:
         if self.settings.constrained:
             from .grammar import GFFGrammarLogitsProcessor
 
-            processors.append(GFFGrammarLogitsProcessor(self.tok, dnas, self.settings.genetic_code))
+            processors.append(GFFGrammarLogitsProcessor(
+                self.tok, dnas, self.settings.genetic_code, min_cds_length=self.settings.min_cds_length,
+                max_introns=None if self.settings.introns else 0, allow_exons=not self.settings.coding_only,
+                max_length=self.settings.max_new_tokens + 1))  # + the decoder start token
         out = self.model.generate(**batch, max_new_tokens=self.settings.max_new_tokens, do_sample=False,
                                   num_beams=self.settings.num_beams, logits_processor=processors,
                                   output_scores=True, return_dict_in_generate=True)
@@ -114,14 +120,18 @@ def decode_generated(tok: GFFTokenizer, ids: list[int], window_length: int,
                      logprobs: list[float] | None = None) -> list[Gene]:
     """Genes of a generated sequence; a trailing gene the length limit cut off is dropped, not guessed.
 
-    Each gene's score is the geometric-mean probability of its tokens (exp of the mean log-probability).
+    Constrained output always parses; unconstrained output (ablations) may break the grammar anywhere, and
+    then the genes before the first break are kept. Each gene's score is the geometric-mean probability of its tokens (exp of the mean log-probability).
     """
+    ids = [int(i) for i in ids]
     if ids and ids[0] == tok.bos_token_id:
         ids = ids[1:]
     gene_words = {tok.word_to_id["GENE+"], tok.word_to_id["GENE-"]}
     bounds = [i for i, t in enumerate(ids) if t in gene_words]
-    end = next((i for i, t in enumerate(ids) if t == tok.eos_token_id), len(ids))
-    cut = end
+    if tok.eos_token_id in ids:  # what follows the first </s> is filler (<pad>, or </s> from beam search)
+        cut = ids.index(tok.eos_token_id)
+    else:  # cut by the length limit while writing: the last gene may have been about to grow
+        cut = max(bounds, default=len(ids))
     for attempt in range(len(bounds) + 1):
         try:
             genes = tok.decode_genes(ids[:cut] + [tok.eos_token_id], window_length=window_length)

@@ -52,13 +52,13 @@ grammar (a forced `decoder_input_ids` outside it) gets `</s>` then `<pad>`.
 32 windows of 8 kb, per decoding step, 1.3-2 ms for bacteria (table 11, no introns) and 2-6 ms with introns
 (C. elegans, table 1), of CPU time; building the tables costs about 5-10 ms per window and strand, once,
 spread over the first steps (intron tables are built only for the settings a row actually uses). Re-parsing
-a 300-token prefix from scratch costs 8-20 ms per row, so re-parsing every row at every step would cost
-10-100 times the incremental update: hence the cache. Memory: about 7 MB per 64 kb window without introns,
+a 300-token prefix from scratch costs 8-20 ms per row, so re-parsing all 32 rows at every step would cost
+some 100 times the incremental update: hence the cache. Memory: about 7 MB per 64 kb window without introns,
 up to ~20 MB with them.
 
 *Length limit.* `generate` may stop at `max_length` in the middle of a gene. The processor does not promise
 to prevent that; instead (a) given `max_length`, it stops opening genes and closes the open one as soon as
-it may once fewer than `closing_budget` steps remain, and (b) `decode_generated` reads a generated row,
+it may once fewer than `closing_budget` steps remain, and (b) `annotation.decode_generated` reads a generated row,
 and when it has no `</s>` drops its last gene (complete or not: the model may have been about to extend
 it). With both, every row decodes.
 
@@ -557,7 +557,8 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
         closing_budget: with `max_length`, once this few steps remain, open no gene and close the open one
             as soon as the grammar lets it.
 
-    The first column of `input_ids` is the decoder start token and is not parsed.
+    The first column of `input_ids` is the decoder start token and is not parsed. Build one processor per
+    `generate` call: it keeps tables per window and parse states per row prefix.
     """
 
     def __init__(self, tokenizer, dna, genetic_code: int | GeneticCode = 11, *, allow_partial: bool = True,
@@ -863,21 +864,3 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
             new.acc, new.prev_end, new.n_cds = s.acc + p - s.x + 1, p, s.n_cds + 1
             return new
         raise AssertionError(f"token {t} allowed in mode {m} but not handled")
-
-
-def decode_generated(tokenizer, ids, window_length: int | None = None):
-    """Genes of one generated row (`GFFTokenizer.decode_genes`), also for rows cut at `max_length`.
-
-    A row with `</s>` decodes up to its first `</s>` (what follows is filler: `<pad>` from the processor, more
-    `</s>` from beam search). A row without one was cut by the length limit while the model was still
-    writing: its last gene is dropped, finished or not, since the model may have been about to add a
-    transcript or a CDS piece to it, and the genes before it are returned.
-    """
-    ids = [int(i) for i in ids]
-    start = 1 if ids[:1] == [tokenizer.bos_token_id] else 0
-    ids = ids[start:]
-    if tokenizer.eos_token_id in ids:
-        return tokenizer.decode_genes(ids[:ids.index(tokenizer.eos_token_id) + 1], window_length)
-    genes = {tokenizer.word_to_id["GENE+"], tokenizer.word_to_id["GENE-"]}
-    last = max((i for i, t in enumerate(ids) if t in genes), default=len(ids))
-    return tokenizer.decode_genes(ids[:last] + [tokenizer.eos_token_id], window_length)

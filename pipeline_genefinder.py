@@ -25,7 +25,8 @@ from .gff3 import write_gff3
 from .processing_genefinder import GeneFinderInputs
 from .tokenization_dna import normalize_dna
 
-SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams")
+SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
+                 "min_cds_length")
 
 
 class GeneFindingPipeline(Pipeline):
@@ -37,8 +38,8 @@ class GeneFindingPipeline(Pipeline):
             raise ValueError(f"unknown gene-finding argument(s) {sorted(unknown)}; known: {SETTING_NAMES}")
         if "genetic_code" not in settings:
             settings["genetic_code"] = getattr(self.model.config, "genetic_code", 11)
-        post = {} if eukaryote is None else {"eukaryote": eukaryote}
-        return {}, {"settings": AnnotationSettings(**settings)}, post
+        eukaryote = bool(eukaryote)
+        return {}, {"settings": AnnotationSettings(introns=eukaryote, **settings)}, {"eukaryote": eukaryote}
 
     def preprocess(self, inputs):
         if isinstance(inputs, str) and os.path.isfile(inputs):

@@ -4,6 +4,8 @@ The processor is driven by random scores (a fake model) and every output is chec
 independent re-statement of the rules that reads only the decoded genes and the DNA.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,8 @@ from real_data import genome
 from genefinder.datasets_scripts.build_dataset import GenomeSource, load_genome
 from genefinder.fasta import FastaFile
 from genefinder.genetic_code import TABLES, GeneticCode, codon_index
-from genefinder.grammar import GFFGrammarLogitsProcessor, decode_generated
+from genefinder.annotation import decode_generated
+from genefinder.grammar import GFFGrammarLogitsProcessor
 from genefinder.tokenization_gff import GFFTokenizer
 from genefinder.windows import GeneIndex, genes_in_window, reverse_complement
 
@@ -133,8 +136,24 @@ def check_genes(genes, dna, code, min_cds=60, min_intron=20, introns=True, allow
     return complete
 
 
+@contextmanager
+def one_thread():
+    """Small tensors: torch's thread pool only adds stalls on a busy machine (seconds per test)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def generate(proc, dna, steps, seed, sample, expand=1, bias=None):
     """A fake model: random scores (biased toward genes), greedy or sampled, until every row has </s>."""
+    with one_thread():
+        return _generate(proc, dna, steps, seed, sample, expand, bias)
+
+
+def _generate(proc, dna, steps, seed, sample, expand, bias):
     bias = bias or {W["GENE+"]: 5.0, W["GENE-"]: 5.0}
     g = torch.Generator().manual_seed(seed)
     rows = len(dna) * expand
@@ -218,9 +237,11 @@ def test_transformers_generate_with_beams():
     model = GPT2LMHeadModel(GPT2Config(vocab_size=N + 1200, n_embd=16, n_layer=1, n_head=2, n_positions=64)).eval()
     for kwargs in (dict(num_beams=3, num_return_sequences=2), dict(do_sample=True, num_return_sequences=3)):
         proc = GFFGrammarLogitsProcessor(tok, dna, 11, max_introns=0, min_cds_length=30, max_length=40)
-        out = model.generate(torch.full((2, 1), tok.bos_token_id), attention_mask=torch.ones(2, 1, dtype=torch.long),
-                             max_length=40, logits_processor=LogitsProcessorList([proc]),
-                             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kwargs)
+        start = torch.full((2, 1), tok.bos_token_id)
+        with one_thread():
+            out = model.generate(start, attention_mask=torch.ones_like(start), max_length=40,
+                                 logits_processor=LogitsProcessorList([proc]), pad_token_id=tok.pad_token_id,
+                                 eos_token_id=tok.eos_token_id, **kwargs)
         expand = out.shape[0] // 2
         for r in range(out.shape[0]):
             d = dna[r // expand]
@@ -411,3 +432,35 @@ def test_a_prefix_outside_the_grammar_is_closed():
     bad = ids_of("GENE+", "mRNA", "CDS", "@4")  # no start codon at 4
     assert proc.first_forbidden(0, bad) == 3
     assert proc.allowed_next(0, bad) == ([tok.eos_token_id], None)
+
+
+def test_untrained_genefinder_model_with_constraints_on_real_ecoli_windows(ecoli):
+    """The project's own seq2seq model through `generate`: every output valid, every CDS obeys the codons."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    from genefinder.configuration_genefinder import GeneFinderConfig
+    from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+    from genefinder.processing_genefinder import GeneFinderInputs
+
+    class PreferGenes(LogitsProcessor):  # steer the untrained model towards complete genes
+        def __call__(self, input_ids, scores):
+            scores[:, [W["GENE+"], W["GENE-"]]] += 5
+            scores[:, [W["PARTIAL_LEFT"], W["PARTIAL_RIGHT"]]] -= 5
+            return scores
+
+    torch.manual_seed(0)
+    cfg = GeneFinderConfig(encoder_config={"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 1,
+                                           "num_attention_heads": 2, "intermediate_size": 64},
+                           d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64)
+    model = GeneFinderForConditionalGeneration(cfg).eval()
+    dna = windows(ecoli, "NC_000913.3", [0, 190000, 1000000], [4096, 3000, 4096])
+    complete = 0
+    for kwargs in ({"do_sample": False}, {"num_beams": 2}, {"do_sample": True, "top_k": 20}):
+        proc = GFFGrammarLogitsProcessor(tok, dna, 11, max_introns=0, allow_exons=False, max_length=80)
+        with one_thread():
+            out = model.generate(**GeneFinderInputs("aido")(dna), max_length=80,
+                                 logits_processor=LogitsProcessorList([PreferGenes(), proc]), **kwargs)
+        for r, d in enumerate(dna):
+            genes = decode_generated(tok, out[r].tolist(), len(d))
+            complete += check_genes(genes, d, GeneticCode(11), introns=False)
+    assert complete >= 3
