@@ -20,6 +20,10 @@ SUBCOMMANDS = {
     "check-tokenizer": ("datasets_scripts.check_roundtrip", "count GFF tokenizer round-trip mismatches over genomes"),
     "train-bpe": ("datasets_scripts.train_dna_bpe", "train a DNABERT-2-style BPE vocabulary on genomes"),
     "evaluate": ("evaluation", "score a predicted GFF3 against a reference (base, exon, gene, stop, start)"),
+    "train": ("train", "train a model from a YAML config (same as `accelerate launch train.py`)"),
+    "plot-training": ("training_monitor", "RUN_DIR/metrics.jsonl -> PNG curves (loss, lr, grad norm, eval)"),
+    "export": ("hub_export", "RUN_DIR/checkpoint-N -> a Hub model folder with code, tokenizers and model card"),
+    "push-to-hub": ("hub_push", "upload an exported folder to the Hugging Face Hub (--dry-run lists files)"),
 }
 
 

@@ -1,0 +1,334 @@
+"""train.py and its recipe, monitor and Hub export, on a tiny model and a real E. coli slice (1024-nt windows).
+
+One module-scoped 40-step run serves the loss, pruning, plotting, export and push tests; the resume,
+data-parallel and decoder-lm tests make their own few-step runs.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from genefinder.datasets_scripts.build_dataset import GenomeSource, build_dataset
+from genefinder.errors import GeneFinderInputError
+from genefinder.train import Trainer, checkpoints, parse_args, train
+from genefinder.training_config import from_dict, parse_overrides
+from genefinder.training_monitor import plot_training, read_metrics
+from genefinder.training_recipe import SampleStream, batch_size_at, decay_split, lr_at
+from real_data import DATA, write_slice
+
+REPO = Path(__file__).resolve().parents[1]
+BPE_FILE = DATA.parent / "reference" / "dnabert2" / "tokenizer.json"
+# head dim 16: CPU SDPA is several times slower per FLOP at head dim 8
+TINY = {"encoder_config": {"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
+                           "intermediate_size": 64},
+        "d_model": 32, "decoder_layers": 2, "decoder_attention_heads": 2, "decoder_ffn_dim": 64}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_torch_threads():
+    """cpu_threads: 1 (tiny models run fastest single-threaded on a busy CPU) must not leak into other test files."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ecoli")
+    fa, gff = write_slice(tmp, "ecoli_k12_mg1655", "NC_000913.3", 120_000)
+    out = tmp / "ds"
+    build_dataset([GenomeSource(str(fa), str(gff), "ecoli")], str(out), window=1024, stride=512, rc_augment=True)
+    return out
+
+
+def config(dataset, run_dir, **kw):
+    base = dict(dataset=str(dataset), run_dir=str(run_dir), model=TINY, batch_size=8, micro_batch_size=4, max_steps=40,
+                lr=5e-3, warmup_steps=5, eval_every=0, eval_windows=16, checkpoint_every=1000, keep_last=2, log_every=1,
+                tensorboard=False, progress_bar=False, cpu_threads=1)
+    return from_dict(base | kw)
+
+
+def train_losses(run_dir) -> dict[int, float]:
+    return {r["step"]: r["loss"] for r in read_metrics(run_dir) if r["kind"] == "train"}
+
+
+@pytest.fixture(scope="module")
+def short_run(dataset, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run") / "tiny"
+    cfg = config(dataset, run_dir, eval_every=20, checkpoint_every=10, tensorboard=True)
+    result = train(cfg)
+    return run_dir, result
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+def test_loss_falls_well_below_the_start(short_run):
+    run_dir, result = short_run
+    losses = train_losses(run_dir)
+    first, last = losses[1], sum(losses[s] for s in range(36, 41)) / 5
+    assert first > 6.0  # ~log(words + 1024 positions) before training
+    assert last < 0.5 * first, losses
+    evals = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
+    assert [e["step"] for e in evals] == [20, 40]
+    assert evals[-1]["loss"] < evals[0]["loss"] and 0 < evals[-1]["token_accuracy"] <= 1
+    assert 0 < evals[-1]["eval_time_fraction"] < 1 and evals[-1]["windows"] == 16
+    assert result["step"] == 40 and (run_dir / "tensorboard").is_dir()
+
+
+def test_checkpoints_keep_the_last_k(short_run):
+    run_dir, _ = short_run
+    assert [p.name for p in checkpoints(run_dir)] == ["checkpoint-30", "checkpoint-40"]
+    ckpt = run_dir / "checkpoint-40"
+    for name in ("model.safetensors", "config.json", "optimizer.bin", "random_states_0.pkl", "trainer_state.json"):
+        assert (ckpt / name).is_file(), name
+    state = json.loads((ckpt / "trainer_state.json").read_text())
+    assert state["step"] == 40 and state["consumed_windows"] == 320 and state["last_eval"]["step"] == 40
+    assert not list(run_dir.glob(".checkpoint-*"))
+
+
+def test_resume_continues_exactly(dataset, tmp_path):
+    # dropout, a batch ramp and gradient accumulation all have to come back exactly
+    kw = dict(model=TINY | {"dropout": 0.1}, max_steps=6, warmup_steps=2, batch_size=8, micro_batch_size=2,
+              batch_size_start=4, batch_ramp_steps=4)
+    train(config(dataset, tmp_path / "straight", **kw))
+    train(config(dataset, tmp_path / "cut", checkpoint_every=3, stop_at_step=3, **kw))
+    assert [p.name for p in checkpoints(tmp_path / "cut")] == ["checkpoint-3"]
+    train(config(dataset, tmp_path / "cut", checkpoint_every=3, **kw), resume=True)
+    straight, resumed = train_losses(tmp_path / "straight"), train_losses(tmp_path / "cut")
+    assert sorted(resumed) == list(range(1, 7))  # the log continues, nothing doubled
+    for step in (4, 5, 6):
+        assert abs(resumed[step] - straight[step]) < 1e-6, (step, resumed[step], straight[step])
+    lrs = {r["step"]: r["lr"] for r in read_metrics(tmp_path / "cut") if r["kind"] == "train"}
+    assert lrs[4] == pytest.approx(lr_at(4, config(dataset, tmp_path, **kw)), abs=0)
+
+
+def test_resume_refuses_changed_settings(dataset, tmp_path):
+    train(config(dataset, tmp_path / "r", max_steps=2, warmup_steps=1, stop_at_step=1))
+    with pytest.raises(GeneFinderInputError, match="`lr`"):
+        Trainer(config(dataset, tmp_path / "r", max_steps=2, warmup_steps=1, lr=1e-3), resume=True)
+
+
+def test_two_processes_match_one(dataset, tmp_path):
+    """Two processes (gloo DDP on CPU) give the 1-process losses for the same global batch.
+
+    `accelerate launch --multi_gpu`: with `--cpu` instead, accelerate 1.15 starts one process unless MPI is set
+    up; on a machine without GPUs train.py asks Accelerate for CPU DDP itself (see docs/training.md)."""
+    common = ["--max_steps", "3", "--warmup_steps", "1", "--batch_size", "8", "--log_every", "1", "--eval_every", "0",
+              "--tensorboard", "false", "--progress_bar", "false"]
+    overrides = parse_overrides(common)
+    train(config(dataset, tmp_path / "one", micro_batch_size=4, **overrides))
+    cfg_file = tmp_path / "tiny.yaml"
+    cfg_file.write_text(json.dumps({"dataset": str(dataset), "model": TINY, "lr": 5e-3}))  # JSON is YAML
+    accelerate = Path(sys.executable).parent / "accelerate"
+    cmd = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_cpu_threads_per_process", "1",
+           str(REPO / "train.py"), "--config", str(cfg_file), "--run_dir", str(tmp_path / "two"),
+           "--micro_batch_size", "2", *common]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    one, two = train_losses(tmp_path / "one"), train_losses(tmp_path / "two")
+    assert json.loads((tmp_path / "two" / "checkpoint-3" / "trainer_state.json").read_text())["processes"] == 2
+    assert sorted(two) == [1, 2, 3]
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=1e-5, abs=1e-5), (step, one, two)
+
+
+def test_decoder_lm_stage_then_init_from(dataset, tmp_path):
+    from safetensors.torch import load_file
+
+    run = tmp_path / "lm"
+    train(config(dataset, run, stage="decoder-lm", max_steps=4, warmup_steps=1, eval_every=4, eval_windows=8))
+    evals = [r for r in read_metrics(run) if r["kind"] == "eval"]
+    assert evals and math.isfinite(evals[-1]["loss"])
+    lm = load_file(str(run / "checkpoint-4" / "model.safetensors"))
+    decoder_keys = [k for k in lm if not k.startswith("encoder.")]
+    encoder_keys = [k for k in lm if k.startswith("encoder.")]
+    # same seed, no training: the encoder was frozen (unchanged), the decoder trained
+    fresh = Trainer(config(dataset, tmp_path / "fresh", max_steps=2, warmup_steps=1)).unwrapped.state_dict()
+    assert all(torch.equal(fresh[k], lm[k]) for k in encoder_keys)
+    assert not all(torch.equal(fresh[k], lm[k]) for k in decoder_keys if k.startswith("layers."))
+    # init_from (another seed): every decoder tensor comes from the LM checkpoint, the encoder is the run's own
+    own = Trainer(config(dataset, tmp_path / "s2s", init_from=str(run / "checkpoint-4"), max_steps=2, warmup_steps=1,
+                         seed=1)).unwrapped.state_dict()
+    assert decoder_keys and all(torch.equal(own[k], lm[k]) for k in decoder_keys)
+    key = "encoder.nucleotide_keys.token_proj.weight"
+    assert not torch.equal(own[key], lm[key])
+
+
+def test_gradient_checkpointing_gives_the_same_step(dataset, tmp_path):
+    records = []
+    for flag in (False, True):
+        trainer = Trainer(config(dataset, tmp_path / str(flag), gradient_checkpointing=flag, max_steps=2,
+                                 warmup_steps=1))
+        assert trainer.unwrapped.gradient_checkpointing is flag
+        records.append(trainer.train_step())
+    assert records[0]["loss"] == pytest.approx(records[1]["loss"], abs=1e-6)
+    assert records[0]["grad_norm"] == pytest.approx(records[1]["grad_norm"], rel=1e-4)
+
+
+@pytest.mark.skipif(not BPE_FILE.is_file(), reason="../shared/reference/dnabert2/tokenizer.json not found")
+def test_bpe_encoder_trains_and_checkpoints_its_tokenizer(dataset, tmp_path):
+    model = {"encoder_config": {"encoder_type": "dnabert2", "hidden_size": 32, "num_hidden_layers": 1,
+                                "num_attention_heads": 2, "intermediate_size": 64},
+             "d_model": 32, "decoder_layers": 1, "decoder_attention_heads": 2, "decoder_ffn_dim": 64}
+    result = train(config(dataset, tmp_path / "bpe", model=model, dna_tokenizer=str(BPE_FILE), max_steps=2,
+                          warmup_steps=1))
+    assert (Path(result["checkpoint"]) / "dna_tokenizer" / "tokenizer.json").is_file()
+    assert all(math.isfinite(v) for v in train_losses(tmp_path / "bpe").values())
+
+
+# ---------------------------------------------------------------------------------------------- the recipe
+
+def test_lr_schedule_warmup_cosine_to_ten_percent(tmp_path):
+    cfg = config(tmp_path, tmp_path, lr=1e-3, warmup_steps=10, max_steps=110)
+    assert lr_at(1, cfg) == pytest.approx(1e-4)
+    assert lr_at(10, cfg) == pytest.approx(1e-3)  # end of warm-up: the peak
+    assert lr_at(60, cfg) == pytest.approx(1e-4 + 0.5 * 9e-4)  # half-way through the cosine
+    assert lr_at(110, cfg) == pytest.approx(1e-4)  # 10% of the peak at the end
+    values = [lr_at(s, cfg) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_weight_decay_only_on_matrices(tmp_path):
+    from genefinder.configuration_genefinder import GeneFinderConfig
+    from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+
+    model = GeneFinderForConditionalGeneration(GeneFinderConfig(**TINY))
+    decay, no_decay = decay_split(model)
+    assert set(decay) | set(no_decay) == {n for n, _ in model.named_parameters()}
+    assert "layers.0.self_attn.q_proj.weight" in decay and "word_head.weight" in decay
+    assert "encoder.nucleotide_keys.base_conv.weight" in decay
+    for name in ("embed_words.weight", "encoder.nucleotide_keys.offset_embed.weight", "layers.0.fc1.bias",
+                 "final_layer_norm.weight", "layers.0.self_attn_layer_norm.bias"):
+        assert name in no_decay, name
+    params = dict(model.named_parameters())
+    assert all(params[n].ndim >= 2 for n in decay)
+    assert not [n for n in decay if "embed" in n or "norm" in n or n.endswith(".bias")]
+
+
+def test_batch_size_ramp(tmp_path):
+    cfg = config(tmp_path, tmp_path, batch_size=32, micro_batch_size=4, batch_size_start=8, batch_ramp_steps=7)
+    sizes = [batch_size_at(s, cfg, multiple=4) for s in range(1, 10)]
+    assert sizes == [8, 12, 16, 20, 24, 28, 32, 32, 32]
+    assert batch_size_at(2, cfg, multiple=8) == 8  # rounded down to whole micro-batches x processes
+    assert batch_size_at(5, config(tmp_path, tmp_path, batch_size=32, micro_batch_size=4), 4) == 32  # no ramp
+
+
+def test_sample_stream_is_a_seeded_permutation_per_epoch():
+    s = SampleStream(10, seed=3)
+    first, second = s.take(0, 10), s.take(10, 10)
+    assert sorted(first) == sorted(second) == list(range(10)) and first != second
+    assert SampleStream(10, seed=3).take(7, 6) == (first + second)[7:13]  # resuming mid-stream: same windows
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+def test_overrides_parse_dotted_and_typed(tmp_path):
+    ov = parse_overrides(["--lr", "1e-3", "--model.d_model=128", "--model.encoder_config.rope_parameters",
+                          "{rope_type: yarn, factor: 4.0}", "--gradient-checkpointing", "--init-from", "none"])
+    assert ov == {"lr": 1e-3, "model": {"d_model": 128, "encoder_config": {"rope_parameters": {"rope_type": "yarn",
+                  "factor": 4.0}}}, "gradient_checkpointing": True, "init_from": "none"}
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("dataset: d\nlr: 3e-4\nmodel:\n  d_model: 64\n  decoder_attention_heads: 2\n")
+    cfg, resume = parse_args(["--config", str(yaml_file), "--model.decoder_layers", "3", "--resume", "--lr", "2e-4"])
+    assert resume and cfg.lr == 2e-4 and cfg.model == {"d_model": 64, "decoder_attention_heads": 2, "decoder_layers": 3}
+    assert isinstance(from_dict({"dataset": "d", "lr": 1}).lr, float)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"lr": -1.0}, "`lr` must be positive"),
+    ({"batch_size": 10, "micro_batch_size": 4}, r"`batch_size` \(10\) must be a multiple of `micro_batch_size` \(4\)"),
+    ({"warmup_steps": 50, "max_steps": 40}, "`warmup_steps` .* less than `max_steps`"),
+    ({"stage": "lm"}, "`stage` must be one of seq2seq, decoder-lm"),
+    ({"learning_rate": 1e-3}, "unknown field `learning_rate`"),
+    ({"max_steps": "many"}, "`max_steps` must be an integer"),
+    ({"batch_size_start": 4}, "`batch_ramp_steps` must be at least 1"),
+    ({"model": {"d_modle": 64}}, r"unknown field `model.d_modle` \(did you mean `model.d_model`\?\)"),
+    ({"model": {"d_model": 30}}, "model: `d_model` .* divisible"),
+    ({"model": {"encoder_config": {"encoder_type": "dnabert2", "hidden_sise": 8}}}, "model.encoder_config.hidden_sise"),
+    ({"model": {"encoder_config": {"encoder_type": "dnabert2"}}}, "`dna_tokenizer` is required"),
+])
+def test_validation_errors_name_the_field(override, message):
+    with pytest.raises(GeneFinderInputError, match=message):
+        from_dict({"dataset": "d", "max_steps": 40, "warmup_steps": 5} | override, source="x.yaml")
+
+
+def test_shipped_configs_are_valid():
+    from genefinder.training_config import load_config
+
+    names = sorted(p.name for p in (REPO / "configs").glob("*.yaml"))
+    assert {"tiny-cpu.yaml", "small-cpu.yaml", "base-gpu.yaml"} <= set(names)
+    for name in names:
+        load_config(REPO / "configs" / name)
+
+
+def test_missing_dataset_is_a_one_line_error(tmp_path):
+    with pytest.raises(GeneFinderInputError, match="dataset folder not found"):
+        Trainer(config(tmp_path / "nope", tmp_path / "run"))
+
+
+# ---------------------------------------------------------------------------------------------- monitor, export
+
+def test_plot_training_writes_pngs(short_run, tmp_path):
+    run_dir, _ = short_run
+    cmd = [sys.executable, "-m", "genefinder.cli", "plot-training", str(run_dir), "--out", str(tmp_path)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    written = {Path(line).name for line in res.stdout.split()}
+    assert {"loss.png", "lr.png", "grad_norm.png", "eval.png"} <= written
+    for name in written:
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_training(run_dir, tmp_path / "again")
+
+
+def test_export_folder_loads_with_auto_classes(short_run, tmp_path):
+    from genefinder.hub_export import export
+
+    run_dir, _ = short_run
+    out = tmp_path / "hub"
+    files = {p.relative_to(out).as_posix() for p in export(run_dir / "checkpoint-40", out)}
+    assert {"model.safetensors", "config.json", "README.md", "gff_vocab.json", "tokenizer_config.json",
+            "modeling_genefinder.py", "configuration_genefinder.py", "tokenization_gff.py"} <= files
+    assert not {"optimizer.bin", "trainer_state.json"} & files
+    auto_map = json.loads((out / "config.json").read_text())["auto_map"]
+    assert {"AutoConfig", "AutoModel", "AutoModelForSeq2SeqLM"} <= set(auto_map)
+    card = (out / "README.md").read_text()
+    state = json.loads((run_dir / "checkpoint-40" / "trainer_state.json").read_text())
+    assert "## Training run" in card and f"{state['last_eval']['loss']:.4f}" in card
+    assert "No trained genefinder weights exist" not in card
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["genefinder"] = None  # the installed package must not be what loads
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        model = AutoModelForSeq2SeqLM.from_pretrained({str(out)!r}, trust_remote_code=True)
+        tok = AutoTokenizer.from_pretrained({str(out)!r}, trust_remote_code=True)
+        print(type(model).__name__, type(tok).__name__, sum(p.numel() for p in model.parameters()))
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    name, tok, n = res.stdout.split()[-3:]
+    assert (name, tok, int(n)) == ("GeneFinderForConditionalGeneration", "GFFTokenizer", state["parameters"])
+
+
+def test_push_to_hub_dry_run_lists_files_and_offline_push_fails_in_one_line(short_run, tmp_path):
+    from genefinder.hub_export import export
+
+    run_dir, _ = short_run
+    out = tmp_path / "hub"
+    export(run_dir / "checkpoint-30", out)
+    cli = [sys.executable, "-m", "genefinder.cli", "push-to-hub", str(out), "someone/genefinder-test"]
+    res = subprocess.run([*cli, "--dry-run", "--private"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "would create private model repo someone/genefinder-test" in res.stdout
+    for name in ("model.safetensors", "config.json", "README.md", "modeling_genefinder.py"):
+        assert f"  {name}  (" in res.stdout
+    res = subprocess.run(cli, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert res.returncode == 1 and res.stderr.strip().startswith("genefinder: push-to-hub failed:")
+    assert len(res.stderr.strip().splitlines()) == 1
