@@ -79,9 +79,8 @@ STATE_FILE = "trainer_state.json"
 CHECKPOINT_PREFIX = "checkpoint-"
 
 # A callable `(model, eval_rows, accelerator) -> {"gene_f1": ..., ...}` that `train(gene_level_eval=...)`
-# runs after each evaluation and merges into the eval record. Gene-, exon-, start- and stop-exact F1 need
-# generation, stitching and `genefinder evaluate`, which do not exist yet; until they do nothing is plugged
-# in here and no gene-level number is logged.
+# runs after each evaluation and merges into the eval record; `eval_gene_level: true` plugs in
+# training_gene_eval.make_gene_level_eval (constrained generation scored by evaluation.py).
 GeneLevelEval = Callable[..., dict]
 
 
@@ -108,7 +107,7 @@ class WindowBatches:
     """Rows of one split -> model inputs on the accelerator's device (GeneFinderInputs does the encoding)."""
 
     def __init__(self, split, processor: GeneFinderInputs, device):
-        self.rows = split.select_columns(["dna", "target_ids", "length"])
+        self.rows = split.select_columns(["dna", "target_ids", "length", "genetic_code"])
         self.processor, self.device = processor, device
         # GFF tokens and nucleotides per window, for a step's global counts (every process computes them alike)
         import pyarrow.compute as pc
@@ -219,6 +218,10 @@ class Trainer:
             except ValueError as err:
                 raise GeneFinderInputError(f"`dna_tokenizer`: {err}", cfg.dna_tokenizer) from None
         processor = GeneFinderInputs(encoder_type, self.bpe)
+        if cfg.eval_gene_level and self.gene_level_eval is None and cfg.stage == "seq2seq":
+            from .training_gene_eval import make_gene_level_eval
+
+            self.gene_level_eval = make_gene_level_eval(processor)
         model = GeneFinderForConditionalGeneration(self.model_config)
         if cfg.init_from:
             load_init_weights(model, cfg.init_from, cfg.init_from_part)

@@ -65,6 +65,7 @@ class TrainConfig:
     # -- evaluation, checkpoints, logs ---------------------------------------------------------------------
     eval_every: int = 200  # steps between evaluations; 0 = never (evaluating too often starved training before)
     eval_windows: int = 64  # fixed validation subset; with eval_every 200 this costs well under 10% of wall time
+    eval_gene_level: bool = False  # also generate on that subset and log gene/exon/stop/start F1 (costs generation)
     checkpoint_every: int = 500  # steps between checkpoints (and always at the last step)
     keep_last: int = 3  # checkpoints kept; older ones are deleted
     log_every: int = 10  # steps between metrics.jsonl / TensorBoard records (loss is averaged over them)
@@ -83,7 +84,7 @@ _TYPES = {
             "eval_windows", "checkpoint_every", "keep_last", "log_every"),
     "optional_int": ("batch_size_start", "stop_at_step", "cpu_threads"),
     "float": ("lr", "min_lr_ratio", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "grad_clip"),
-    "bool": ("gradient_checkpointing", "tensorboard", "progress_bar"),
+    "bool": ("gradient_checkpointing", "tensorboard", "progress_bar", "eval_gene_level"),
     "str": ("dataset", "run_dir", "stage", "init_from_part", "mixed_precision"),
     "optional_str": ("dna_tokenizer", "init_from"),
     "dict": ("model",),

@@ -332,3 +332,34 @@ def test_push_to_hub_dry_run_lists_files_and_offline_push_fails_in_one_line(shor
     res = subprocess.run(cli, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert res.returncode == 1 and res.stderr.strip().startswith("genefinder: push-to-hub failed:")
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_gene_level_eval_generates_and_scores_each_level():
+    """The eval hook runs constrained generation on validation rows and scores it with evaluation.py.
+
+    An untrained model predicts no gene here, so every level scores F1 0 against the one target gene;
+    the counting itself is tested in test_evaluation.py.
+    """
+    import torch
+
+    from genefinder.configuration_genefinder import GeneFinderConfig
+    from genefinder.features import CDSPart, Gene, Transcript
+    from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+    from genefinder.processing_genefinder import GeneFinderInputs
+    from genefinder.tokenization_gff import GFFTokenizer
+    from genefinder.training_gene_eval import make_gene_level_eval
+
+    tok = GFFTokenizer()
+    dna = "CC" + "ATG" + "GCA" * 20 + "TAA" + "CC" * 20  # one 66-nt ORF at 3..68
+    target = tok.encode_genes([Gene("+", (Transcript("mRNA", cds=(CDSPart(3, 68, 0),)),))])
+    cfg = GeneFinderConfig(encoder_config={"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 1,
+                                           "num_attention_heads": 2, "intermediate_size": 64},
+                           d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64)
+    torch.manual_seed(0)
+    model = GeneFinderForConditionalGeneration(cfg).train()
+    hook = make_gene_level_eval(GeneFinderInputs("aido"), max_new_tokens=16)
+    row = {"dna": dna, "length": len(dna), "target_ids": target, "genetic_code": 11}
+    scores = hook(model, [row], accelerator=None)
+    assert set(scores) == {"gene_f1", "exon_f1", "stop_f1", "start_f1"}
+    assert scores["gene_f1"] == 0.0 and scores["stop_f1"] == 0.0
+    assert model.training  # the hook leaves the model as it found it
