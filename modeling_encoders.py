@@ -16,8 +16,13 @@ stores an encoder as `self.bert` and a head as `self.cls` has exactly the upstre
 (removed helpers, old Triton kernels), hence these native versions. Attention goes through
 `torch.nn.functional.scaled_dot_product_attention` ("sdpa", default) or a readable reference ("eager").
 
+Attention memory is linear in L: the bias (ALiBi, key padding) is kept in O(L) form (`AttentionBias`) and
+`attend` materialises it for one block of C queries at a time, (B, H, C, L), whenever a whole (B, H, L, L)
+tensor would exceed `ATTENTION_BLOCK_ELEMENTS`. Without a bias, SDPA runs unblocked (its flash kernel never
+holds the (L, L) scores). Each query still attends to all L keys, so blocking changes no result.
+
 Shape legend: B batch, L sequence length (tokens), H attention heads, D head dim, E hidden size (= H * D),
-I intermediate size, V vocabulary size.
+C queries per attention block, I intermediate size, V vocabulary size.
 """
 
 from __future__ import annotations
@@ -101,6 +106,123 @@ def padding_bias(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> tor
     return torch.zeros(keep.shape, dtype=dtype, device=attention_mask.device).masked_fill(~keep, torch.finfo(dtype).min)
 
 
+# One query block's materialised bias or eager scores, (B, H, C, L), holds at most this many elements
+# (2^24 = 64 MiB in fp32): large enough that a block is tens of milliseconds of matmul on CPU, small enough that
+# a 64k-token window with 4 heads needs ~200 MiB of bias (table + one padded block), not 64 GiB.
+ATTENTION_BLOCK_ELEMENTS = 2**24
+MIN_QUERY_BLOCK = 64  # fewer queries per block only adds Python overhead; memory is then 64 * L, still linear
+
+
+class AttentionBias:
+    """What an encoder adds to the attention scores, in O(L) form; `rows` materialises one block of queries.
+
+    The bias is DNABERT-2's ALiBi (`alibi=True`), a key padding mask (from `attention_mask`, when something
+    is padded), both, or neither. Neither depends on anything but positions and the (B, L) mask, so nothing
+    of size (L, L) is built until `rows(start, stop)` asks for the (B | 1, H | 1, C, L) bias of queries
+    start..stop-1 against all L keys. `query_block` forces C (tests); None picks it with `query_block_size`.
+
+    One object serves every layer of a forward pass, so what it builds is built once: the whole bias when one
+    block covers all queries (as upstream), else a Toeplitz table of ALiBi rows, (1, H, C, 2L - 1), of which
+    every block's rows are a view (-slope |i - j| depends on j - i only). On CPU, writing a fresh 64 MiB bias
+    per block and layer costs about half as much as the attention itself (page faults), the views nothing.
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        length: int,
+        dtype: torch.dtype,
+        device: torch.device,
+        alibi: bool = False,
+        attention_mask: torch.Tensor | None = None,
+        query_block: int | None = None,
+    ):
+        self.num_heads, self.length, self.dtype, self.device, self.alibi = num_heads, length, dtype, device, alibi
+        self.query_block = query_block
+        self.padding = None  # (B, 1, 1, L) additive, only when some key is padding
+        if attention_mask is not None and not bool(attention_mask.bool().all()):
+            self.padding = padding_bias(attention_mask, dtype)
+        self._whole: torch.Tensor | None = None  # (1 | B, H, L, L) when one block covers every query
+        self._table: torch.Tensor | None = None  # (1, H, C, 2L - 1): ALiBi rows of query block 0, shifted
+        self._buffer: torch.Tensor | None = None  # (B, H, C, L) reused for padded rows when autograd is off
+
+    def rows(self, start: int, stop: int) -> torch.Tensor | None:
+        """The bias of queries [start, stop) against all keys: (1, H, C, L), (B, 1, 1, L), (B, H, C, L) or None."""
+        if not self.alibi:
+            return self.padding  # (B, 1, 1, L): the same for every query
+        L, C, min_value = self.length, stop - start, torch.finfo(self.dtype).min
+        if start == 0 and stop == L:
+            if self._whole is None:
+                bias = alibi_bias(self.num_heads, L, self.device, self.dtype)  # (1, H, L, L)
+                if self.padding is not None:  # as (bias + padding).clamp(min): the dtype's minimum, never -inf
+                    bias = bias.masked_fill(self.padding < 0, min_value)  # (B, H, L, L)
+                self._whole = bias
+            return self._whole
+        if self._table is None or self._table.size(2) < C:
+            # table[h, i, t] = -slope_h |t - (L - 1) - i|, so table[:, :, :C, L-1-start : 2L-1-start] holds the
+            # rows of queries start + i: -slope_h |j - (start + i)| for keys j = 0..L-1.
+            self._table = alibi_bias(self.num_heads, 2 * L - 1, self.device, self.dtype, L - 1, L - 1 + C)
+        bias = self._table[:, :, :C, L - 1 - start : 2 * L - 1 - start]  # (1, H, C, L), a view
+        if self.padding is None:
+            return bias
+        keep, masked = self.padding == 0, bias.new_full((), min_value)  # (B, 1, 1, L), a scalar
+        if torch.is_grad_enabled():  # autograd may keep the result: a fresh tensor
+            return torch.where(keep, bias, masked)  # (B, H, C, L)
+        if self._buffer is None or self._buffer.size(2) < C:
+            self._buffer = torch.empty(self.padding.size(0), self.num_heads, C, L, dtype=self.dtype, device=self.device)
+        return torch.where(keep, bias, masked, out=self._buffer[:, :, :C])  # (B, H, C, L)
+
+    def query_block_size(self, batch: int, implementation: str) -> int:
+        """C: all L queries at once unless a (B, H, L, L) tensor (ALiBi bias, or eager's scores) would exceed
+        `ATTENTION_BLOCK_ELEMENTS`; then as many queries as fit in it, at least `MIN_QUERY_BLOCK`."""
+        L = self.length
+        if self.query_block is not None:
+            return max(1, min(self.query_block, L))
+        if not self.alibi and implementation != "eager":
+            return L  # SDPA with no mask or a (B, 1, 1, L) key mask never holds (L, L) scores
+        per_query = batch * self.num_heads * L  # elements of one query row of the bias / scores
+        if per_query * L <= ATTENTION_BLOCK_ELEMENTS:
+            return L
+        return min(L, max(MIN_QUERY_BLOCK, ATTENTION_BLOCK_ELEMENTS // per_query))
+
+
+def attend(
+    implementation: str,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: AttentionBias,
+    dropout: float = 0.0,
+    training: bool = False,
+) -> torch.Tensor:
+    """Attention of q, k, v (B, H, L, D) under `bias`, one block of C queries at a time -> (B, H, L, D).
+
+    A block's queries attend to all L keys with the block's own rows of the bias, so every softmax row is the
+    one the unblocked computation has. With gradients, each block is recomputed in the backward pass
+    (activation checkpointing) so that only q, k, v are kept, not each block's (B, H, C, L) bias and
+    probabilities; blocked attention with dropout draws its masks per block (a different random stream).
+    """
+    attention = ATTENTION_FUNCTIONS[implementation]
+    L = q.size(2)
+    C = bias.query_block_size(q.size(0), implementation)
+    if C >= L:
+        return attention(q, k, v, bias.rows(0, L), dropout, training)
+
+    def block(q_block: torch.Tensor, k: torch.Tensor, v: torch.Tensor, start: int) -> torch.Tensor:
+        return attention(q_block, k, v, bias.rows(start, start + q_block.size(2)), dropout, training)
+
+    if not (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)):
+        out = q.new_empty(q.shape)  # (B, H, L, D)
+        for start in range(0, L, C):
+            out[:, :, start : start + C] = block(q[:, :, start : start + C], k, v, start)
+        return out
+    blocks = []  # keep only q, k, v for backward: each block is recomputed there
+    for start in range(0, L, C):
+        q_block = q[:, :, start : start + C]  # (B, H, C, D)
+        blocks.append(torch.utils.checkpoint.checkpoint(block, q_block, k, v, start, use_reentrant=False))
+    return torch.cat(blocks, dim=2)  # (B, H, L, D)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # DNABERT-2: ALiBi, embeddings -> [attention -> post-LN -> GEGLU -> post-LN] x N
 # ----------------------------------------------------------------------------------------------------------------
@@ -119,13 +241,20 @@ def alibi_slopes(num_heads: int) -> list[float]:
 
 
 def alibi_bias(
-    num_heads: int, length: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+    num_heads: int,
+    length: int,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    start: int = 0,
+    stop: int | None = None,
 ) -> torch.Tensor:
-    """Symmetric ALiBi bias -slope_h * |i - j|, shape (1, H, L, L), for any length (computed, never stored)."""
-    position = torch.arange(length, device=device)
-    distance = (position[None, :] - position[:, None]).abs()  # (L, L)
+    """Symmetric ALiBi bias -slope_h * |i - j| of queries i in [start, stop) against keys j in [0, length):
+    shape (1, H, C, L), C = stop - start (all L rows by default), for any length (computed, never stored)."""
+    stop = length if stop is None else stop
+    position = torch.arange(length, device=device, dtype=torch.float32)  # exact integers up to 2^24
+    distance = (position[None, :] - position[start:stop, None]).abs_()  # (C, L)
     slopes = torch.tensor(alibi_slopes(num_heads), device=device, dtype=torch.float32)  # (H,)
-    return (-slopes[:, None, None] * distance).to(dtype)[None]  # (1, H, L, L)
+    return (distance * -slopes[:, None, None]).to(dtype)[None]  # (1, H, C, L)
 
 
 class DNABert2Embeddings(nn.Module):
@@ -156,12 +285,11 @@ class DNABert2SelfAttention(nn.Module):
         self.dropout_prob = config.attention_probs_dropout_prob
         self.attn_implementation = "sdpa"
 
-    def forward(self, hidden_states: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, bias: AttentionBias) -> torch.Tensor:
         B, L, E = hidden_states.shape
         qkv = self.Wqkv(hidden_states).view(B, L, 3, self.num_heads, self.head_dim)  # (B, L, 3, H, D)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, H, L, D)
-        attention = ATTENTION_FUNCTIONS[self.attn_implementation]
-        out = attention(q, k, v, bias, self.dropout_prob, self.training)  # (B, H, L, D)
+        out = attend(self.attn_implementation, q, k, v, bias, self.dropout_prob, self.training)  # (B, H, L, D)
         return out.transpose(1, 2).reshape(B, L, E)
 
 
@@ -184,7 +312,7 @@ class DNABert2Attention(nn.Module):
         self.self = DNABert2SelfAttention(config)
         self.output = DNABert2SelfOutput(config)
 
-    def forward(self, hidden_states: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, bias: AttentionBias) -> torch.Tensor:
         return self.output(self.self(hidden_states, bias), hidden_states)
 
 
@@ -212,7 +340,7 @@ class DNABert2Layer(nn.Module):
         self.attention = DNABert2Attention(config)
         self.mlp = DNABert2GatedMLP(config)
 
-    def forward(self, hidden_states: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, hidden_states: torch.Tensor, bias: AttentionBias) -> torch.Tensor:
         return self.mlp(self.attention(hidden_states, bias))
 
 
@@ -233,6 +361,7 @@ class _EncoderBase(nn.Module):
         self.config = config
         self.hidden_size = config.hidden_size
         self.gradient_checkpointing = False  # transformers' gradient_checkpointing_enable() sets this flag
+        self.query_block: int | None = None  # queries per attention block; None: automatic (`AttentionBias`)
         if attn_implementation is None:
             configured = getattr(config, "_attn_implementation", None)
             # transformers' other names (flash_attention_2, ...) have no kernel for a float bias here: use SDPA.
@@ -266,9 +395,11 @@ class _EncoderBase(nn.Module):
 class DNABert2Encoder(_EncoderBase):
     """DNABERT-2's `bert` module without the pooler: embeddings + post-LN layers -> last hidden state (B, L, E).
 
-    The ALiBi bias is built once per call and shared by the layers: (1, H, L, L) floats, or (B, H, L, L) with a
-    padding mask, in the activations' dtype (1.1 GB at B=8, H=12, L=1700 in fp32; half that in bf16). Upstream
-    holds the same tensor. A bias that is never materialized would need FlexAttention's `score_mod`.
+    Upstream builds the ALiBi bias once per call, (1, H, L, L), or (B, H, L, L) with a padding mask: 1.1 GB at
+    B=8, H=12, L=1700 in fp32 and quadratic in L. Here that happens only while it fits
+    `ATTENTION_BLOCK_ELEMENTS`; longer inputs attend in blocks of C queries whose bias rows are views of one
+    (1, H, C, 2L - 1) table (`AttentionBias`, `attend`), so memory is linear in L and the values are the same.
+    A bias that is never materialised at all would need FlexAttention.
     """
 
     def __init__(self, config: GeneFinderEncoderConfig, attn_implementation: str | None = None):
@@ -286,11 +417,9 @@ class DNABert2Encoder(_EncoderBase):
         token_type_ids: torch.LongTensor | None = None,
     ) -> torch.Tensor:
         hidden_states = self.embeddings(input_ids, token_type_ids)  # (B, L, E)
-        L = input_ids.size(1)
-        bias = alibi_bias(self.config.num_attention_heads, L, hidden_states.device, hidden_states.dtype)  # (1,H,L,L)
-        if attention_mask is not None and not bool(attention_mask.bool().all()):
-            pad = padding_bias(attention_mask, hidden_states.dtype)  # (B, 1, 1, L)
-            bias = (bias + pad).clamp_(min=torch.finfo(hidden_states.dtype).min)  # (B, H, L, L); no -inf in fp16
+        bias = AttentionBias(self.config.num_attention_heads, input_ids.size(1), hidden_states.dtype,
+                             hidden_states.device, alibi=True, attention_mask=attention_mask,
+                             query_block=self.query_block)
         return self._run_layers(hidden_states, bias)
 
 
@@ -385,15 +514,14 @@ class AidoSelfAttention(nn.Module):
         self.attn_implementation = "sdpa"
 
     def forward(
-        self, hidden_states: torch.Tensor, bias: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor
+        self, hidden_states: torch.Tensor, bias: AttentionBias, cos: torch.Tensor, sin: torch.Tensor
     ) -> torch.Tensor:
         B, L, E = hidden_states.shape
         q = self.query(hidden_states).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, D)
         k = self.key(hidden_states).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, D)
         v = self.value(hidden_states).view(B, L, self.num_heads, self.head_dim).transpose(1, 2)  # (B, H, L, D)
         q, k = apply_rotary_pos_emb(q, k, cos, sin)
-        attention = ATTENTION_FUNCTIONS[self.attn_implementation]
-        out = attention(q, k, v, bias, self.dropout_prob, self.training)  # (B, H, L, D)
+        out = attend(self.attn_implementation, q, k, v, bias, self.dropout_prob, self.training)  # (B, H, L, D)
         return out.transpose(1, 2).reshape(B, L, E)
 
 
@@ -419,7 +547,7 @@ class AidoAttention(nn.Module):
         self.output = AidoSelfOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, bias: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor
+        self, hidden_states: torch.Tensor, bias: AttentionBias, cos: torch.Tensor, sin: torch.Tensor
     ) -> torch.Tensor:
         return self.output(self.self(self.ln(hidden_states), bias, cos, sin), hidden_states)
 
@@ -447,7 +575,7 @@ class AidoLayer(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(
-        self, hidden_states: torch.Tensor, bias: torch.Tensor | None, cos: torch.Tensor, sin: torch.Tensor
+        self, hidden_states: torch.Tensor, bias: AttentionBias, cos: torch.Tensor, sin: torch.Tensor
     ) -> torch.Tensor:
         hidden_states = self.attention(hidden_states, bias, cos, sin)
         return hidden_states + self.dropout(self.mlp(self.ln(hidden_states)))
@@ -488,9 +616,8 @@ class AidoEncoder(_EncoderBase):
         positions = torch.arange(L, device=input_ids.device)[None]  # (1, L)
         cos, sin = self.rotary_emb(positions, seq_len=L)  # (1, L, D) each
         cos, sin = cos.to(hidden_states.dtype), sin.to(hidden_states.dtype)
-        bias = None
-        if attention_mask is not None and not bool(attention_mask.bool().all()):
-            bias = padding_bias(attention_mask, hidden_states.dtype)  # (B, 1, 1, L)
+        bias = AttentionBias(self.config.num_attention_heads, L, hidden_states.dtype, hidden_states.device,
+                             attention_mask=attention_mask, query_block=self.query_block)  # key padding only
         hidden_states = self._run_layers(hidden_states, bias, cos, sin)
         return self.encoder.ln(hidden_states)
 

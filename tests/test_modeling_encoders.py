@@ -19,6 +19,7 @@ from genefinder.modeling_encoders import (
     AidoMLMHead,
     DNABert2Encoder,
     DNABert2MLMHead,
+    AttentionBias,
     alibi_bias,
     alibi_slopes,
     build_encoder,
@@ -502,6 +503,136 @@ def test_dnabert2_runs_past_any_maximum_length():
     assert not torch.allclose(out[:, :64], short)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Query-blocked attention: memory linear in L, results unchanged
+# ----------------------------------------------------------------------------------------------------------------
+def test_alibi_bias_rows_are_slices_of_the_full_bias():
+    full = alibi_bias(4, 50)
+    assert torch.equal(alibi_bias(4, 50, start=13, stop=29), full[:, :, 13:29])
+    assert alibi_bias(4, 50, start=45, stop=50).shape == (1, 4, 5, 50)
+    mask = torch.ones(2, 50, dtype=torch.long)
+    mask[1, 31:] = 0
+    min_ = torch.finfo(torch.float32).min
+    expected = (full + torch.where(mask.bool(), 0.0, min_)[:, None, None, :]).clamp(min=min_)
+    for grad in (True, False):  # with autograd a fresh tensor per block; without, one reused buffer
+        for attention_mask, whole in ((None, full), (mask, expected)):  # what the unblocked encoder used to build
+            bias = AttentionBias(4, 50, torch.float32, torch.device("cpu"), alibi=True, attention_mask=attention_mask)
+            with torch.set_grad_enabled(grad):
+                for start in range(0, 50, 16):  # blocks of 16 rows, the last one of 2: views of one table
+                    rows = bias.rows(start, min(start + 16, 50))
+                    assert torch.equal(rows, whole[:, :, start : start + 16].expand_as(rows))
+                    assert rows.shape == (whole.size(0), 4, min(16, 50 - start), 50)
+                assert torch.equal(bias.rows(0, 50), whole)
+    cpu = torch.device("cpu")
+    assert AttentionBias(4, 50, torch.float32, cpu, attention_mask=mask).rows(0, 7).shape == (2, 1, 1, 50)
+    assert AttentionBias(4, 50, torch.float32, cpu, attention_mask=torch.ones(2, 50)).rows(0, 7) is None
+
+
+def test_query_block_size_is_automatic_and_linear(monkeypatch):
+    import genefinder.modeling_encoders as me
+
+    def size(length, alibi=True, implementation="sdpa", batch=1, heads=4):
+        return AttentionBias(heads, length, torch.float32, torch.device("cpu"), alibi=alibi).query_block_size(
+            batch, implementation)
+
+    budget = me.ATTENTION_BLOCK_ELEMENTS
+    assert size(1024) == 1024  # a whole (1, 4, 1024, 1024) bias fits the budget: one block, as before
+    for length in (4096, 16384, 65536, 262144):
+        C = size(length)
+        assert C < length and C * 4 * length <= max(budget, me.MIN_QUERY_BLOCK * 4 * length)
+    assert size(65536, alibi=False) == 65536  # SDPA with no bias: the fused kernel is linear by itself
+    assert size(65536, alibi=False, implementation="eager") < 65536  # eager's scores are blocked
+    assert size(4096, batch=8) < size(4096, batch=1)  # the budget covers the whole batch
+    monkeypatch.setattr(me, "ATTENTION_BLOCK_ELEMENTS", 1000)
+    assert size(300) == me.MIN_QUERY_BLOCK
+
+
+@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("encoder_type", ["dnabert2", "aido"])
+def test_blocked_attention_gives_the_unblocked_outputs_and_grads(encoder_type, padded, implementation):
+    """Queries in blocks of 5 (the last one of 3) against all keys == all 23 queries at once, forward and backward."""
+    torch.manual_seed(12)
+    config = tiny_config(encoder_type, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    encoder = build_encoder(config, attn_implementation=implementation).train()
+    ids, mask = batch(encoder.config.vocab_size, lengths=(23, 14) if padded else (23, 23))
+    mask = mask if padded else None
+    weight = torch.randn(2, 23, E)
+
+    def run(query_block):
+        encoder.query_block = query_block
+        encoder.zero_grad()
+        out = encoder(ids, mask)
+        (out * weight).sum().backward()
+        return out.detach(), {name: p.grad.clone() for name, p in encoder.named_parameters() if p.grad is not None}
+
+    whole, whole_grads = run(None)
+    blocked, blocked_grads = run(5)
+    torch.testing.assert_close(blocked, whole, atol=1e-5, rtol=0)
+    assert whole_grads.keys() == blocked_grads.keys() and len(whole_grads) > 10
+    for name in whole_grads:
+        torch.testing.assert_close(blocked_grads[name], whole_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+    with torch.no_grad():  # and without autograd (no per-block recomputation)
+        torch.testing.assert_close(encoder(ids, mask), whole, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("encoder_type", ["dnabert2", "aido"])
+def test_automatic_blocks_never_build_an_l_by_l_tensor(encoder_type, monkeypatch):
+    """With a small budget, every bias handed to the attention function has at most C query rows, and the
+    output equals the unblocked one; eager (whose scores are (.., C, L) then) likewise."""
+    import genefinder.modeling_encoders as me
+
+    torch.manual_seed(13)
+    encoder = build_encoder(tiny_config(encoder_type)).eval()
+    ids, mask = batch(encoder.config.vocab_size, lengths=(97, 80))
+    with torch.no_grad():
+        expected = {impl: None for impl in ("sdpa", "eager")}
+        for impl in expected:
+            encoder.attn_implementation = impl
+            expected[impl] = encoder(ids, mask)
+
+    seen = []
+    for impl, function in list(me.ATTENTION_FUNCTIONS.items()):
+        def recording(q, k, v, bias_or_mask=None, *args, _function=function):
+            seen.append((q.size(2), None if bias_or_mask is None else tuple(bias_or_mask.shape)))
+            return _function(q, k, v, bias_or_mask, *args)
+
+        monkeypatch.setitem(me.ATTENTION_FUNCTIONS, impl, recording)
+    monkeypatch.setattr(me, "ATTENTION_BLOCK_ELEMENTS", 2 * 4 * 97 * 16)  # 16 query rows of (B=2, H=4, L=97)
+    monkeypatch.setattr(me, "MIN_QUERY_BLOCK", 1)
+    for impl in ("sdpa", "eager"):
+        seen.clear()
+        encoder.attn_implementation = impl
+        with torch.no_grad():
+            out = encoder(ids, mask)
+        torch.testing.assert_close(out, expected[impl], atol=1e-5, rtol=0)
+        blocked = encoder_type == "dnabert2" or impl == "eager"  # AIDO + SDPA: a (B, 1, 1, L) key mask, unblocked
+        assert all(rows <= (16 if blocked else 97) for rows, _ in seen)
+        assert len(seen) == NL * (7 if blocked else 1)  # ceil(97 / 16) blocks per layer
+        for rows, shape in seen:
+            assert shape[-1] == 97 and shape[-2] in (rows, 1)  # never (.., L, L) unless L rows were asked for
+
+
+def test_blocked_attention_under_gradient_checkpointing():
+    """Per-block recomputation nested inside the layer-level checkpoint gives the plain gradients."""
+    torch.manual_seed(14)
+    encoder = build_encoder(tiny_config("dnabert2")).train()
+    ids, mask = batch(encoder.config.vocab_size, lengths=(23, 18))
+    weight = torch.randn(2, 23, E) * mask[..., None]  # a random projection: |post-LN output|^2 has ~zero gradient
+
+    def grads(checkpointing, query_block):
+        encoder.gradient_checkpointing, encoder.query_block = checkpointing, query_block
+        encoder.zero_grad()
+        torch.manual_seed(15)  # the same hidden-dropout masks: checkpointing restores the RNG when it recomputes
+        (encoder(ids, mask) * weight).sum().backward()
+        return {name: p.grad.clone() for name, p in encoder.named_parameters() if p.grad is not None}
+
+    plain = grads(False, None)
+    nested = grads(True, 4)
+    for name in plain:
+        torch.testing.assert_close(nested[name], plain[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
 @pytest.mark.parametrize("encoder_type", ["dnabert2", "aido"])
 def test_gradient_checkpointing_gives_the_same_grads(encoder_type):
     config = tiny_config(encoder_type, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
@@ -509,10 +640,14 @@ def test_gradient_checkpointing_gives_the_same_grads(encoder_type):
     encoder = build_encoder(config).train()
     ids, mask = batch(config.vocab_size)
 
+    # A random projection: after DNABERT-2's final LayerNorm the sum of squares is nearly constant, which
+    # would leave only rounding noise to compare.
+    projection = torch.randn(config.hidden_size, generator=torch.Generator().manual_seed(12))
+
     def grads():
         encoder.zero_grad()
         torch.manual_seed(10)  # same dropout masks; checkpointing restores the RNG when it recomputes
-        (encoder(ids, mask) * mask[..., None]).pow(2).sum().backward()
+        ((encoder(ids, mask) @ projection) * mask).pow(2).sum().backward()
         return {name: p.grad.clone() for name, p in encoder.named_parameters() if p.grad is not None}
 
     plain = grads()
