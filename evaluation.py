@@ -53,6 +53,7 @@ from typing import Iterable, Sequence
 from .errors import GeneFinderInputError
 from .features import Gene
 from .gff3 import GffReadReport, read_gff3
+from .windows import merge_intervals
 
 LEVELS = ("base", "exon", "gene", "stop", "start")
 LEVEL_UNITS = {"base": "nt", "exon": "CDS segments", "gene": "genes", "stop": "genes",
@@ -155,16 +156,6 @@ def coding_genes(genes: Iterable[Gene]) -> list[_CodingGene]:
 
 # --------------------------------------------------------------------------------------------- levels
 
-def _merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[list[int]] = []
-    for s, e in sorted(intervals):
-        if merged and s <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return [(s, e) for s, e in merged]
-
-
 def _size(intervals: list[tuple[int, int]]) -> int:
     return sum(e - s + 1 for s, e in intervals)
 
@@ -195,7 +186,7 @@ def _covered(genes: list[_CodingGene], region: Region | None) -> dict[tuple[str,
                     if s > e:
                         continue
                 by_strand[(g.seqid, g.strand)].append((s, e))
-    return {k: _merge(v) for k, v in by_strand.items()}
+    return {k: merge_intervals(v) for k, v in by_strand.items()}
 
 
 def _base_level(pred: list[_CodingGene], ref: list[_CodingGene], region: Region | None) -> LevelScore:

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from genefinder.errors import GeneFinderInputError
 from genefinder.evaluation import LEVELS, EvaluationReport, evaluate_files
+from genefinder.machine_info import cpu_model
 
 HEADER = """# Baselines: Prodigal and Augustus on the shared genomes
 
@@ -230,17 +231,6 @@ def run_genefinder(template: str | None, genome: Genome, code: int, organism_typ
     return run
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _cell(report: EvaluationReport, level: str) -> str:
     s = report.scores[level]
     return " / ".join("–" if x is None else f"{x:.3f}" for x in (s.sensitivity, s.precision, s.f1))
@@ -260,7 +250,7 @@ def render_section(name: str, args, genome: Genome, runs: list[ToolRun], command
                      f"n_ref: base "
                      f"{r['base'].n_ref:,} nt, exon {r['exon'].n_ref:,} CDS segments, gene and stop "
                      f"{r['gene'].n_ref:,} genes, start = the stop-matched reference genes (per tool below)")
-    lines.append(f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+    lines.append(f"- machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
                  f"load average at start {load}")
     lines.append(f"- date: {started}")
     lines.append(f"- command: `{command}`")

@@ -305,15 +305,10 @@ def machine_description(device: str) -> str:
     import torch
     import transformers
 
-    cpu_model = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            found = re.search(r"^model name\s*:\s*(.+)$", handle.read(), re.M)
-            cpu_model = found.group(1).strip() if found else cpu_model
-    except OSError:
-        pass
+    from genefinder.machine_info import cpu_model
+
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    parts = [f"CPU {cpu_model}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    parts = [f"CPU {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "
              f"transformers {transformers.__version__}, Python {platform.python_version()}, "
              f"{datetime.date.today().isoformat()}, load average at start {load}"]
     if device.startswith("cuda"):
@@ -412,7 +407,6 @@ The development machine is shared by several engineers: the CPU s column shows h
 
 def write_report(out: Path, device: str, section: str) -> None:
     key = "cuda" if device.startswith("cuda") else "cpu"
-    begin, end = f"<!-- benchmark:{key}:begin -->", f"<!-- benchmark:{key}:end -->"
     sections = {}
     if out.is_file():
         text = out.read_text()

@@ -19,17 +19,6 @@ import tempfile
 import time
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
@@ -39,6 +28,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from genefinder.machine_info import cpu_model
     from genefinder.train import Trainer
     from genefinder.training_config import load_config, parse_overrides
 
