@@ -257,7 +257,7 @@ def _write_gene(out, g: Gene, gene_id: str, eukaryote: bool, source: str) -> Non
     coding = any(t.is_coding for t in g.transcripts)
     row("gene", g.start, g.end, {"ID": gene_id, "biotype": "protein_coding" if coding else "ncRNA"}, score=g.score)
     for n, t in enumerate(g.transcripts, start=1):
-        partial = _partial_attrs(t, g.strand)
+        partial = _partial_attrs(t)
         if t.is_coding and not eukaryote and len(g.transcripts) == 1 and not t.exons:
             parent = gene_id  # prokaryote convention: gene -> CDS
         else:
@@ -271,7 +271,7 @@ def _write_gene(out, g: Gene, gene_id: str, eukaryote: bool, source: str) -> Non
                 score=t.score)
 
 
-def _partial_attrs(t: Transcript, strand: str) -> dict:
+def _partial_attrs(t: Transcript) -> dict:
     if not (t.partial_left or t.partial_right):
         return {}
     attrs = {"partial": "true"}

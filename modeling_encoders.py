@@ -446,22 +446,28 @@ class DNABert2LMPredictionHead(nn.Module):
         return self.decoder(self.transform(hidden_states))
 
 
-class DNABert2MLMHead(nn.Module):
+class _MLMHead(nn.Module):
     """Upstream's `cls` module: hidden states (B, L, E) -> token logits (B, L, V).
 
     Pass the encoder's `word_embeddings` to tie `predictions.decoder.weight` to it, as upstream does; a
-    PreTrainedModel can instead tie through `_tied_weights_keys`.
+    PreTrainedModel can instead tie through `_tied_weights_keys`. Subclasses name their prediction head.
     """
+
+    prediction_head: type[nn.Module]
 
     def __init__(self, config: GeneFinderEncoderConfig, word_embeddings: nn.Embedding | None = None):
         super().__init__()
-        self.predictions = DNABert2LMPredictionHead(config)
+        self.predictions = self.prediction_head(config)
         self.apply(functools.partial(init_encoder_weights, initializer_range=config.initializer_range))
         if word_embeddings is not None:
             self.predictions.decoder.weight = word_embeddings.weight
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.predictions(hidden_states)
+
+
+class DNABert2MLMHead(_MLMHead):
+    prediction_head = DNABert2LMPredictionHead
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -651,18 +657,8 @@ class AidoLMPredictionHead(nn.Module):
         return self.decoder(self.transform(hidden_states)) + self.bias
 
 
-class AidoMLMHead(nn.Module):
-    """Upstream's `cls` module: hidden states (B, L, E) -> token logits (B, L, V); see `DNABert2MLMHead`."""
-
-    def __init__(self, config: GeneFinderEncoderConfig, word_embeddings: nn.Embedding | None = None):
-        super().__init__()
-        self.predictions = AidoLMPredictionHead(config)
-        self.apply(functools.partial(init_encoder_weights, initializer_range=config.initializer_range))
-        if word_embeddings is not None:
-            self.predictions.decoder.weight = word_embeddings.weight
-
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        return self.predictions(hidden_states)
+class AidoMLMHead(_MLMHead):
+    prediction_head = AidoLMPredictionHead
 
 
 # ----------------------------------------------------------------------------------------------------------------

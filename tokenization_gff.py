@@ -132,10 +132,10 @@ class GFFTokenizer(PreTrainedTokenizer):
                 ids += [w["PARTIAL_LEFT"]] * t.partial_left + [w["PARTIAL_RIGHT"]] * t.partial_right
                 for s, e in t.exons:
                     ids += [w["EXON"], self.position_id(s), self.position_id(e)]
-                implied = _implied_phases(t.cds, g.strand)
-                for c, phase in zip(t.cds, implied):
+                phases = chain_phases([(c.start, c.end) for c in t.cds], g.strand, [c.phase for c in t.cds])
+                for c, (implied, _) in zip(t.cds, phases):
                     ids.append(w["CDS"])
-                    if c.phase != phase:
+                    if c.phase != implied:
                         ids.append(w[f"PHASE_{c.phase}"])
                     ids += [self.position_id(c.start), self.position_id(c.end)]
         return ids + [self.eos_token_id] * add_eos
@@ -145,14 +145,22 @@ class GFFTokenizer(PreTrainedTokenizer):
         return _Parser(self, [int(i) for i in ids], window_length).parse()
 
 
-def _implied_phases(cds: tuple[CDSPart, ...], strand: str) -> list[int]:
-    """The phase each CDS piece gets when the 5'-most one has the phase written (or 0) and the rest follow."""
-    order = range(len(cds)) if strand == "+" else range(len(cds) - 1, -1, -1)
-    phases, prev = [0] * len(cds), None
+def chain_phases(pieces: list[tuple[int, int]], strand: str, written: list[int | None]) -> list[tuple[int, int]]:
+    """(implied, actual) phase per CDS piece, walking 5' -> 3'.
+
+    The implied phase is 0 for the 5'-most piece and follows from the previous piece's length and *actual*
+    phase; the actual phase is the written one where given, else the implied one. The encoder passes the
+    annotation's phases as `written` and emits a PHASE token where implied != actual; the parser passes the
+    PHASE tokens it read (None where absent).
+    """
+    order = range(len(pieces)) if strand == "+" else range(len(pieces) - 1, -1, -1)
+    out: list[tuple[int, int]] = [(0, 0)] * len(pieces)
+    prev = None
     for i in order:
-        phases[i] = 0 if prev is None else phase_after(cds[prev].end - cds[prev].start + 1, cds[prev].phase)
+        implied = 0 if prev is None else phase_after(pieces[prev][1] - pieces[prev][0] + 1, out[prev][1])
+        out[i] = (implied, implied if written[i] is None else written[i])
         prev = i
-    return phases
+    return out
 
 
 class _Parser:
@@ -217,14 +225,8 @@ class _Parser:
             explicit.append(phase)
         if not exons and not cds_pieces:
             self.fail(f"transcript {kind} needs an EXON or CDS")
-        # Phases follow from the 5' end: an explicit PHASE token overrides, the rest are implied.
-        order = range(len(cds_pieces)) if strand == "+" else range(len(cds_pieces) - 1, -1, -1)
-        phases, prev = [0] * len(cds_pieces), None
-        for i in order:
-            implied = 0 if prev is None else phase_after(cds_pieces[prev][1] - cds_pieces[prev][0] + 1, phases[prev])
-            phases[i] = implied if explicit[i] is None else explicit[i]
-            prev = i
-        cds = tuple(CDSPart(s, e, p) for (s, e), p in zip(cds_pieces, phases))
+        phases = chain_phases(cds_pieces, strand, explicit)
+        cds = tuple(CDSPart(s, e, actual) for (s, e), (_, actual) in zip(cds_pieces, phases))
         return Transcript(kind=kind, exons=tuple(exons), cds=cds, partial_left=partial_left, partial_right=partial_right)
 
     def interval(self, not_before: int) -> tuple[int, int]:

@@ -3,7 +3,7 @@ import sys
 
 import datasets
 import pytest
-from real_data import genome, write_slice
+from real_data import write_slice
 
 from genefinder.datasets_scripts.build_dataset import GenomeSource, build_dataset
 from genefinder.errors import GeneFinderInputError
