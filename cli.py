@@ -17,6 +17,7 @@ from .errors import GeneFinderInputError
 SUBCOMMANDS = {
     "annotate": ("annotate_cli", "annotate a genome FASTA with a trained model -> GFF3"),
     "build-dataset": ("datasets_scripts.build_dataset", "FASTA + GFF3 -> windowed Hugging Face dataset"),
+    "slice-genome": ("datasets_scripts.slice_genome", "cut a region and its whole genes out of a genome (test sets)"),
     "check-tokenizer": ("datasets_scripts.check_roundtrip", "count GFF tokenizer round-trip mismatches over genomes"),
     "train-bpe": ("datasets_scripts.train_dna_bpe", "train a DNABERT-2-style BPE vocabulary on genomes"),
     "evaluate": ("evaluation", "score a predicted GFF3 against a reference (base, exon, gene, stop, start)"),
