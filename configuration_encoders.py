@@ -24,6 +24,16 @@ from transformers import PretrainedConfig
 
 ENCODER_TYPES = ("dnabert2", "aido")
 NORMALIZATION_TYPES = ("LayerNorm", "RMSNorm")
+KMER_SIZES = (1, 3)  # 1: one token per nucleotide; 3: non-overlapping codons (tokenization_dna.DNAKmerTokenizer)
+KMER_VOCAB_SIZE = 72  # 5 specials + 64 codons = 69 ids, padded to a multiple of 8 like AIDO pads 11 ids to 16
+
+# Encoder-only models (modeling_genefinder_encoder.py) load from a saved folder through these Auto classes.
+ENCODER_AUTO_MAP = {
+    "AutoConfig": "configuration_encoders.GeneFinderEncoderConfig",
+    "AutoModel": "modeling_genefinder_encoder.GeneFinderEncoderModel",
+    "AutoModelForMaskedLM": "modeling_genefinder_encoder.GeneFinderForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_genefinder_encoder.GeneFinderForSequenceClassification",
+}
 
 # Per-encoder defaults for the fields whose signature default is `None`.
 _ENCODER_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -99,6 +109,10 @@ class GeneFinderEncoderConfig(PretrainedConfig):
         pad_token_id: id of the padding token (default 3 dnabert2, 0 aido).
         normalization_type: aido only, `"LayerNorm"` (AIDO.DNA) or `"RMSNorm"`.
         add_linear_bias: aido only, whether q/k/v, attention output and SwiGLU projections have a bias.
+        kmer: aido only; 1 = one token per nucleotide (AIDO.DNA), 3 = one token per non-overlapping codon
+            (vocab_size then defaults to 72: 5 specials + 64 codons, padded), for codon-level models.
+        tie_word_embeddings: the MLM head's output matrix is the word embedding matrix (as upstream).
+        num_labels / id2label / label2id (PretrainedConfig's): classes of `GeneFinderForSequenceClassification`.
     """
 
     model_type = "genefinder_encoder"
@@ -121,6 +135,8 @@ class GeneFinderEncoderConfig(PretrainedConfig):
         pad_token_id: int | None = None,
         normalization_type: str | None = None,
         add_linear_bias: bool | None = None,
+        kmer: int = 1,
+        tie_word_embeddings: bool = True,
         **kwargs,
     ):
         if encoder_type not in ENCODER_TYPES:
@@ -141,7 +157,15 @@ class GeneFinderEncoderConfig(PretrainedConfig):
                     raise ValueError(
                         f"`{name}` is only used by encoder_type='aido', got {name}={given[name]!r} for 'dnabert2'"
                     )
+        if kmer not in KMER_SIZES:
+            raise ValueError(f"`kmer` must be one of {KMER_SIZES}, got kmer={kmer!r}")
+        if kmer != 1 and encoder_type != "aido":
+            raise ValueError(f"`kmer`={kmer} needs encoder_type='aido' (dnabert2 has its own BPE vocabulary)")
         defaults = _ENCODER_DEFAULTS[encoder_type]
+        if kmer == 3:
+            defaults = defaults | {"vocab_size": KMER_VOCAB_SIZE}
+        # `AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=True)` finds its class here.
+        kwargs.setdefault("auto_map", dict(ENCODER_AUTO_MAP))
         resolved = {}
         for name, value in given.items():
             value = defaults.get(name) if value is None else value
@@ -160,13 +184,14 @@ class GeneFinderEncoderConfig(PretrainedConfig):
         self.max_position_embeddings = resolved["max_position_embeddings"]
         self.normalization_type = resolved["normalization_type"]
         self.add_linear_bias = resolved["add_linear_bias"]
+        self.kmer = kmer
         # transformers standardizes `rope_parameters` in `__post_init__` (fills `rope_type`/`rope_theta`) when the
         # attribute exists, and would invent a default dict for dnabert2, so dnabert2's None is set afterwards.
         if encoder_type == "aido":
             # Checked before transformers standardizes it, whose own checks raise KeyError, not ValueError.
             _check_rope_parameters(resolved["rope_parameters"])
             self.rope_parameters = resolved["rope_parameters"]
-        super().__init__(pad_token_id=resolved["pad_token_id"], **kwargs)
+        super().__init__(pad_token_id=resolved["pad_token_id"], tie_word_embeddings=tie_word_embeddings, **kwargs)
         if encoder_type == "dnabert2":
             self.rope_parameters = None
         self._check_encoder_fields()

@@ -73,6 +73,9 @@ class GeneFinderConfig(PretrainedConfig):
                                                      num_attention_heads=4, intermediate_size=1024)
         elif isinstance(encoder_config, dict):
             encoder_config = GeneFinderEncoderConfig(**encoder_config)
+        if encoder_config.kmer != 1:
+            raise ValueError(f"`encoder_config.kmer` must be 1 for the gene finder (its pointer head names single "
+                             f"nucleotides), got kmer={encoder_config.kmer}")
         self.encoder_config = encoder_config
         for name, value in (("d_model", d_model), ("decoder_layers", decoder_layers),
                             ("decoder_attention_heads", decoder_attention_heads), ("decoder_ffn_dim", decoder_ffn_dim),

@@ -31,6 +31,11 @@ why we wrap it rather than call it on raw text:
 So genome code encodes through `encode_bpe(tokenizer, seq)`: normalize_dna (U -> T), then the unchanged
 BPE model; N reaches it as N and comes out as [UNK].
 
+`DNAKmerTokenizer` (k = 3) reads non-overlapping codons, for codon-level encoders (`GeneFinderEncoderConfig(
+kmer=3)`): token i covers nucleotides 3i..3i+2 of the sequence as given (the caller chooses the frame). A codon
+holding an N (or an IUPAC code) is [UNK]; a trailing 1-2 nt remainder is one [UNK] as well, so every nucleotide
+lies in exactly one token and no input is silently shortened. U reads as T (RNA codons are the same codons).
+
 This file is Hub remote code: it imports only the standard library, torch, transformers and tokenizers.
 """
 
@@ -42,6 +47,9 @@ import os
 import torch
 from tokenizers import Tokenizer
 from transformers import BatchEncoding, PreTrainedTokenizer, PreTrainedTokenizerFast
+
+from .genetic_code import BASES as CODON_BASES
+from .genetic_code import CODONS
 
 IUPAC_AMBIGUITY_CODES = "RYKMSWBDHV"
 
@@ -109,10 +117,11 @@ class DNACharTokenizer(PreTrainedTokenizer):
 
     vocab_files_names = {"vocab_file": "vocab.txt"}
     model_input_names = ["input_ids", "attention_mask"]
+    default_vocab = AIDO_DNA_VOCAB
 
     def __init__(self, vocab_file: str | None = None, add_cls_sep: bool = True, **kwargs):
         if vocab_file is None:
-            tokens = list(AIDO_DNA_VOCAB)
+            tokens = list(self.default_vocab)
         else:
             with open(vocab_file, encoding="utf-8") as fh:
                 tokens = fh.read().splitlines()
@@ -169,6 +178,44 @@ class DNACharTokenizer(PreTrainedTokenizer):
         with open(path, "w", encoding="utf-8") as fh:
             fh.write("\n".join(self._id_to_token) + "\n")
         return (path,)
+
+
+# The codon vocabulary: AIDO's five special tokens (same ids), then the 64 codons in NCBI's TCAG order.
+KMER_VOCAB = AIDO_DNA_VOCAB[:5] + CODONS
+_CODON_BASE_CODE = bytes(CODON_BASES.index(chr(b)) if chr(b) in CODON_BASES else 4 for b in range(256))
+
+
+class DNAKmerTokenizer(DNACharTokenizer):
+    """Non-overlapping k-mers (k = 3: codons) with the ids of `KMER_VOCAB`; adds no [CLS]/[SEP] by default.
+
+    Inherits the vocabulary file handling and special tokens of `DNACharTokenizer`; only the cutting differs.
+    """
+
+    default_vocab = KMER_VOCAB
+
+    def __init__(self, vocab_file: str | None = None, add_cls_sep: bool = False, k: int = 3, **kwargs):
+        if k != 3:
+            raise ValueError(f"`k` must be 3 (codons), got k={k!r}")
+        self.k = k
+        super().__init__(vocab_file, add_cls_sep=add_cls_sep, k=k, **kwargs)
+
+    def _tokenize(self, text: str, **kwargs) -> list[str]:
+        dna = normalize_dna(text, keep_u=False)
+        return [dna[i:i + self.k] for i in range(0, len(dna), self.k)]  # N-codons and a short tail become [UNK]
+
+    def encode_dna(self, seq: str, add_special_tokens: bool = True) -> torch.Tensor:
+        """Ids of `seq` as a 1-D int64 tensor, vectorised: base codes T C A G = 0..3 (else 4), then 16a + 4b + c."""
+        codes = torch.frombuffer(bytearray(normalize_dna(seq, keep_u=False).encode("ascii").translate(
+            _CODON_BASE_CODE)), dtype=torch.uint8).long() if seq else torch.zeros(0, dtype=torch.long)
+        whole = codes.numel() // self.k * self.k
+        triples = codes[:whole].view(-1, self.k)  # (n codons, 3)
+        ids = 5 + triples[:, 0] * 16 + triples[:, 1] * 4 + triples[:, 2]
+        ids = ids.masked_fill((triples == 4).any(-1), self.unk_token_id)
+        if whole < codes.numel():
+            ids = torch.cat([ids, ids.new_tensor([self.unk_token_id])])
+        if add_special_tokens and self.add_cls_sep:
+            ids = torch.cat([ids.new_tensor([self.cls_token_id]), ids, ids.new_tensor([self.sep_token_id])])
+        return ids
 
 
 def load_dnabert2_tokenizer(path: str | os.PathLike) -> PreTrainedTokenizerFast:

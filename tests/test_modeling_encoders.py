@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from genefinder.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.configuration_encoders import ENCODER_AUTO_MAP, GeneFinderEncoderConfig
 from genefinder.modeling_encoders import (
     AidoEncoder,
     AidoMLMHead,
@@ -755,8 +755,9 @@ def test_from_upstream_config_maps_fields(tmp_path):
     assert (dnabert2.hidden_size, dnabert2.num_attention_heads, dnabert2.intermediate_size) == (768, 12, 3072)
     assert dnabert2.pad_token_id == 3  # DNABERT-2 tokenizer's [PAD], not the config's BertConfig default 0
     as_dict = dnabert2.to_dict()
-    for dropped in ("auto_map", "architectures", "alibi_starting_size", "position_embedding_type", "hidden_act"):
-        assert as_dict.get(dropped) is None  # upstream's auto_map would send AutoModel to DNABERT-2's remote code
+    for dropped in ("architectures", "alibi_starting_size", "position_embedding_type", "hidden_act"):
+        assert as_dict.get(dropped) is None
+    assert as_dict["auto_map"] == ENCODER_AUTO_MAP  # ours: upstream's would send AutoModel to DNABERT-2's remote code
 
     folder = tmp_path / "aido"
     folder.mkdir()
