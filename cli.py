@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "export": ("hub_export", "RUN_DIR/checkpoint-N -> a Hub model folder with code, tokenizers and model card"),
     "push-to-hub": ("hub_push", "upload an exported folder to the Hugging Face Hub (--dry-run lists files)"),
     "score-variants": ("variant_scoring", "zero-shot SNV effects: masked-LM log-likelihood ratio ALT vs REF -> TSV/VCF"),
+    "dependency-map": ("dependency_map", "nucleotide dependency map of a sequence under a masked LM -> PNG heatmap"),
 }
 
 
