@@ -18,8 +18,10 @@ distributed layer.
 
 The recipe (AdamW 0.9/0.95, warm-up + cosine to 10%, decay on matrices only, clipping 1.0, batch ramp) is in
 training_recipe.py; the config and its validation in training_config.py; logging and plots in
-training_monitor.py; Hub export in hub_export.py. Reverse-complement augmentation happens when the
-dataset is built (`build-dataset --rc-augment`), not here.
+training_monitor.py; Hub export in hub_export.py. What differs per stage (model class, rows -> micro-batch, loss
+units, eval metrics) is one task object in training_tasks.py. Reverse-complement augmentation of gene-finding
+data happens when the dataset is built (`build-dataset --rc-augment`); the encoder-only stages flip sequences
+on the fly (`rc_augment`), drawn from per-row generators so resume stays exact.
 
 Run directory:
     RUN_DIR/train_config.yaml            the resolved config (what --resume checks against)
@@ -37,6 +39,13 @@ how many genes a window holds) but not where genes are. The encoder is frozen in
 for an all-N window is computed once per window length and cached: the DNA encoder is not trained on
 meaningless input, and a step costs only the decoder. `--init-from RUN_DIR/checkpoint-N` then starts the
 seq2seq stage from those decoder weights (`init_from_part: decoder`, every weight not under `encoder.`).
+
+Stages `mlm` and `classification` train the encoder alone (modeling_genefinder_encoder.py; `model` is then a
+GeneFinderEncoderConfig section): masked-LM pre-training on any dataset with a `dna` column (loss = mean over the
+masked tokens of the global batch, counted after masking and summed over processes), and sequence
+classification on a `genefinder build-classification-dataset` folder (loss = mean over sequences; eval logs
+accuracy and MCC; `class_weighted_sampling` for unbalanced classes). `init_from_part: encoder` moves an encoder
+between them and into the gene finder (`bert.*` <-> `encoder.dna.*`).
 """
 
 from __future__ import annotations
@@ -64,14 +73,12 @@ from pathlib import Path
 
 import torch
 
-from .configuration_genefinder import GeneFinderConfig
 from .errors import GeneFinderInputError
-from .modeling_genefinder import GeneFinderEncoderOutput, GeneFinderForConditionalGeneration
-from .processing_genefinder import GeneFinderInputs
 from .training_config import (RESUME_SAFE_FIELDS, TrainConfig, describe_fields, dump_yaml, load_config, parse_overrides,
                               read_yaml, to_dict)
 from .training_monitor import MetricsLog
-from .training_recipe import SampleStream, batch_size_at, build_optimizer, lr_at
+from .training_recipe import batch_size_at, build_optimizer, lr_at
+from .training_tasks import TASKS
 
 logger = logging.getLogger(__name__)
 CONFIG_FILE = "train_config.yaml"
@@ -99,56 +106,6 @@ def checkpoints(run_dir: str | Path) -> list[Path]:
 def prune_checkpoints(run_dir: str | Path, keep_last: int) -> None:
     for old in checkpoints(run_dir)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
-
-
-# ------------------------------------------------------------------------------------------------ data
-
-class WindowBatches:
-    """Rows of one split -> model inputs on the accelerator's device (GeneFinderInputs does the encoding)."""
-
-    def __init__(self, split, processor: GeneFinderInputs, device):
-        self.rows = split.select_columns(["dna", "target_ids", "length", "genetic_code"])
-        self.processor, self.device = processor, device
-        # GFF tokens and nucleotides per window, for a step's global counts (every process computes them alike)
-        import pyarrow.compute as pc
-
-        self.n_targets = pc.list_value_length(split.data.column("target_ids")).to_pylist()
-        self.lengths = split.data.column("length").to_pylist()
-
-    def __len__(self):
-        return len(self.n_targets)
-
-    def batch(self, indices: list[int], dna_free: bool = False) -> dict:
-        rows = self.rows[indices]
-        dnas = ["N" * n for n in rows["length"]] if dna_free else rows["dna"]
-        out = self.processor(dnas, rows["target_ids"])
-        out["lengths"] = list(rows["length"])
-        return out
-
-
-class ConstantEncoder:
-    """decoder-lm: the frozen encoder's output for an all-N window, computed once per length, batched by padding."""
-
-    def __init__(self, model: GeneFinderForConditionalGeneration, processor: GeneFinderInputs):
-        self.model, self.processor, self.cache = model, processor, {}
-
-    @torch.no_grad()
-    def _one(self, length: int, device):
-        if length not in self.cache:
-            batch = {k: v.to(device) for k, v in self.processor(["N" * length]).items()}
-            was_training = self.model.training
-            self.model.eval()
-            enc = self.model.get_encoder()(**batch)
-            self.model.train(was_training)
-            self.cache[length] = (enc.last_hidden_state[0], enc.nucleotide_keys[0], enc.nucleotide_mask[0],
-                                  batch["attention_mask"][0])
-        return self.cache[length]
-
-    def __call__(self, lengths: list[int], device):
-        parts = [self._one(n, device) for n in lengths]
-        pad = torch.nn.utils.rnn.pad_sequence
-        states, keys, mask, attn = (pad([p[i] for p in parts], batch_first=True) for i in range(4))
-        return GeneFinderEncoderOutput(last_hidden_state=states, nucleotide_keys=keys, nucleotide_mask=mask), attn
 
 
 # ------------------------------------------------------------------------------------------------ the loop
@@ -202,31 +159,30 @@ class Trainer:
                                        str(path)) from None
         if not isinstance(data, datasets.DatasetDict) or "train" not in data:
             raise GeneFinderInputError("expected a DatasetDict with a `train` split", str(path))
-        missing = {"dna", "target_ids", "length"} - set(data["train"].column_names)
+        self.task = task = TASKS[cfg.stage](cfg)  # what the stage builds, batches and measures (training_tasks.py)
+        missing = set(task.required_columns) - set(data["train"].column_names)
         if missing:
-            raise GeneFinderInputError(f"dataset lacks column(s) {sorted(missing)}", str(path))
+            raise GeneFinderInputError(f"dataset lacks column(s) {sorted(missing)} needed by stage {cfg.stage!r}",
+                                       str(path))
 
         # model
-        self.model_config = GeneFinderConfig(**cfg.model)
-        encoder_type = self.model_config.encoder_config.encoder_type
         self.bpe = None
-        if encoder_type == "dnabert2":
+        if task.encoder_config.encoder_type == "dnabert2":
             from .tokenization_dna import load_dnabert2_tokenizer
 
             try:
                 self.bpe = load_dnabert2_tokenizer(cfg.dna_tokenizer)
             except ValueError as err:
                 raise GeneFinderInputError(f"`dna_tokenizer`: {err}", cfg.dna_tokenizer) from None
-        processor = GeneFinderInputs(encoder_type, self.bpe)
+        task.set_tokenizer(self.bpe)
         if cfg.eval_gene_level and self.gene_level_eval is None and cfg.stage == "seq2seq":
             from .training_gene_eval import make_gene_level_eval
 
-            self.gene_level_eval = make_gene_level_eval(processor)
-        model = GeneFinderForConditionalGeneration(self.model_config)
+            self.gene_level_eval = make_gene_level_eval(task.processor)
+        model = task.build_model(data)
+        self.model_config = task.model_config
         if cfg.init_from:
-            load_init_weights(model, cfg.init_from, cfg.init_from_part)
-        if cfg.stage == "decoder-lm":
-            model.get_encoder().requires_grad_(False)
+            load_init_weights(model, cfg.init_from, cfg.init_from_part, task.encoder_prefix)
         if cfg.gradient_checkpointing:
             # non-reentrant: works under DDP's no_sync and with frozen parameters
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x name
@@ -242,17 +198,16 @@ class Trainer:
         acc.register_save_state_pre_hook(self._save_model_hook)
         acc.register_load_state_pre_hook(self._load_model_hook)
 
-        self.train_rows = WindowBatches(data["train"], processor, acc.device)
-        self.stream = SampleStream(len(self.train_rows), cfg.seed)
+        self.train_rows = task.rows(data["train"])
+        self.stream = task.sampler(self.train_rows)
         self.eval_rows, self.eval_indices = None, []
         if cfg.eval_every:
             if "validation" not in data or len(data["validation"]) == 0:
                 raise GeneFinderInputError("`eval_every` > 0 needs a non-empty validation split (or set eval_every: 0)",
                                            str(path))
-            self.eval_rows = WindowBatches(data["validation"], processor, acc.device)
+            self.eval_rows = task.rows(data["validation"])
             n = len(self.eval_rows)
             self.eval_indices = sorted(random.Random(cfg.seed).sample(range(n), min(cfg.eval_windows, n)))
-        self.constant_encoder = ConstantEncoder(self.unwrapped, processor) if cfg.stage == "decoder-lm" else None
 
         # progress (restored on resume)
         self.step, self.consumed, self.nucleotides_seen = 0, 0, 0
@@ -267,7 +222,8 @@ class Trainer:
         saved = self.run_dir / CONFIG_FILE
         if saved.is_file():
             old, new = read_yaml(saved), to_dict(self.cfg)
-            changed = [k for k in new if k not in RESUME_SAFE_FIELDS and old.get(k) != new[k]]
+            defaults = to_dict(TrainConfig())  # a field added since the run started reads as its default
+            changed = [k for k in new if k not in RESUME_SAFE_FIELDS and old.get(k, defaults[k]) != new[k]]
             if changed:
                 raise GeneFinderInputError(
                     f"--resume: field(s) {', '.join('`' + k + '`' for k in changed)} differ from this run's "
@@ -283,7 +239,11 @@ class Trainer:
 
         if models:  # plain / DDP: load our save_pretrained file; FSDP and DeepSpeed load their own shards
             state = load_file(os.path.join(input_dir, "model.safetensors"))
-            self.unwrapped.load_state_dict(state, strict=True)
+            result = self.unwrapped.load_state_dict(state, strict=False)
+            tied = set(self.unwrapped._tied_weights_keys or {})  # saved once, under the tensor they share
+            if set(result.missing_keys) - tied or result.unexpected_keys:
+                raise GeneFinderInputError(f"checkpoint does not match the model: missing {result.missing_keys}, "
+                                           f"unexpected {result.unexpected_keys}", input_dir)
             models.clear()
 
     def save_checkpoint(self) -> Path:
@@ -323,45 +283,30 @@ class Trainer:
         self.train_seconds, self.eval_seconds = state["train_seconds"], state["eval_seconds"]
         self.last_eval = state.get("last_eval", {})
 
-    # -- one forward ---------------------------------------------------------------------------------------
-    def _forward(self, rows: WindowBatches, indices: list[int]):
-        """(sum of token losses, number of tokens, number predicted right) for the windows `indices`."""
-        batch = rows.batch(indices, dna_free=self.constant_encoder is not None)
-        lengths = batch.pop("lengths")
-        batch = {k: v.to(self.accelerator.device) for k, v in batch.items()}
-        if self.constant_encoder is not None:
-            enc, attn = self.constant_encoder(lengths, self.accelerator.device)
-            out = self.model(encoder_outputs=enc, attention_mask=attn, labels=batch["labels"])
-        else:
-            out = self.model(**batch)
-        labels = batch["labels"]
-        mask = labels != -100
-        n = mask.sum()
-        correct = ((out.logits.argmax(-1) == labels) & mask).sum()
-        return out.loss * n, n, correct
-
     # -- evaluation ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Loss and token accuracy (argmax under teacher forcing) on the fixed validation subset, all processes."""
+        """The task's metrics on the fixed validation subset, all processes: loss and token accuracy (argmax under
+        teacher forcing, or of masked tokens), or loss, accuracy and MCC for classification."""
         acc, mb = self.accelerator, self.cfg.micro_batch_size
         self.model.eval()
         # every process runs the same number of forwards (collectives in DDP/FSDP); padding rows weigh nothing
         mine = self.eval_indices[acc.process_index::self.world]
         per = math.ceil(len(self.eval_indices) / self.world)
-        totals = torch.zeros(3, device=acc.device, dtype=torch.float64)
+        totals = None
         for i in range(0, per, mb):
             chunk = mine[i:i + mb]
             if not chunk:
                 chunk, weight = self.eval_indices[:1], 0.0
             else:
                 weight = 1.0
-            loss_sum, n, correct = self._forward(self.eval_rows, chunk)
-            totals += weight * torch.stack([loss_sum.double(), n.double(), correct.double()])
+            batch = self.task.batch(self.eval_rows, chunk, 0, chunk)  # step 0: the same draws at every evaluation
+            loss_sum, stats = self.task.forward(self.model, batch, acc.device)
+            part = torch.cat([loss_sum.double().reshape(1), stats])
+            totals = part * weight if totals is None else totals + weight * part
         totals = acc.reduce(totals, reduction="sum")
         self.model.train()
-        metrics = {"loss": (totals[0] / totals[1]).item(), "token_accuracy": (totals[2] / totals[1]).item(),
-                   "windows": len(self.eval_indices), "tokens": int(totals[1].item())}
+        metrics = self.task.eval_metrics(totals, len(self.eval_indices))
         if self.gene_level_eval is not None:
             rows = [self.eval_rows.rows[i] for i in self.eval_indices]
             metrics.update(self.gene_level_eval(self.unwrapped, rows, acc))
@@ -374,24 +319,29 @@ class Trainer:
         size = batch_size_at(step, cfg, cfg.micro_batch_size * self.world)
         window = self.stream.take(self.consumed, size)
         per = size // self.world
-        mine = window[acc.process_index * per:(acc.process_index + 1) * per]
-        global_tokens = sum(self.train_rows.n_targets[i] for i in window)
+        first = acc.process_index * per  # position of this process's first row in the global batch
+        mine = window[first:first + per]
         lr = lr_at(step, cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        micro = [mine[i:i + cfg.micro_batch_size] for i in range(0, per, cfg.micro_batch_size)]
+        mb = cfg.micro_batch_size
+        micro = [self.task.batch(self.train_rows, mine[i:i + mb], step, list(range(first + i, first + i + mb)))
+                 for i in range(0, per, mb)]
+        # loss units (GFF tokens, masked tokens, sequences) of the whole global batch: MLM knows them only now
+        units = torch.tensor(sum(b["units"] for b in micro), device=acc.device, dtype=torch.long)
+        global_tokens = int(acc.reduce(units, reduction="sum").item())
         loss_sum = torch.zeros((), device=acc.device, dtype=torch.float64)
-        for j, chunk in enumerate(micro):
+        for j, batch in enumerate(micro):
             sync = j == len(micro) - 1
             with contextlib.nullcontext() if sync else acc.no_sync(self.model):
-                chunk_loss, _, _ = self._forward(self.train_rows, chunk)
-                # mean over the global batch's tokens; x world because DDP averages gradients over processes
-                acc.backward(chunk_loss * self.world / global_tokens)
+                chunk_loss, _ = self.task.forward(self.model, batch, acc.device)
+                # mean over the global batch's units; x world because DDP averages gradients over processes
+                acc.backward(chunk_loss * self.world / max(global_tokens, 1))
             loss_sum += chunk_loss.detach().double()
         grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = (acc.reduce(loss_sum, reduction="sum") / global_tokens).item()
+        loss = (acc.reduce(loss_sum, reduction="sum") / max(global_tokens, 1)).item()
         self.step, self.consumed = step, self.consumed + size
         nucleotides = sum(self.train_rows.lengths[i] for i in window)
         self.nucleotides_seen += nucleotides
@@ -450,8 +400,8 @@ class Trainer:
                 if log:
                     log.log("eval", self.step, metrics)
                 if acc.is_main_process and cfg.progress_bar:
-                    bar.write(f"step {self.step}: eval loss {metrics['loss']:.4f}, token accuracy "
-                              f"{metrics['token_accuracy']:.3f}, eval time {metrics['eval_time_fraction']:.1%}")
+                    shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+                    bar.write(f"step {self.step}: eval {shown}")
             if self.step % cfg.checkpoint_every == 0 or self.step == last_stop:
                 saved_at = self.save_checkpoint()
         bar.close()
@@ -467,8 +417,10 @@ def _new_interval() -> dict:
     return {"loss": 0.0, "steps": 0, "nucleotides": 0, "target_tokens": 0, "seconds": 0.0}
 
 
-def load_init_weights(model: GeneFinderForConditionalGeneration, checkpoint: str | Path, part: str) -> None:
-    """Copy weights from a checkpoint folder: `decoder` = every tensor not under `encoder.`, or `all`."""
+def load_init_weights(model, checkpoint: str | Path, part: str, encoder_prefix: str = "encoder.dna.") -> None:
+    """Copy weights from a checkpoint folder: `decoder` = every tensor not under `encoder.`, `all`, or `encoder` =
+    the DNA encoder alone, from a gene finder (`encoder.dna.*`) or an encoder-only model (`bert.*`), renamed to
+    this model's `encoder_prefix` (so an MLM-pre-trained encoder starts a classifier or a gene finder)."""
     from safetensors.torch import load_file
 
     path = Path(checkpoint) / "model.safetensors"
@@ -478,6 +430,9 @@ def load_init_weights(model: GeneFinderForConditionalGeneration, checkpoint: str
     state = load_file(str(path))
     if part == "decoder":
         state = {k: v for k, v in state.items() if not k.startswith("encoder.")}
+    elif part == "encoder":
+        state = {encoder_prefix + k[len(prefix):]: v for k, v in state.items()
+                 for prefix in ("encoder.dna.", "bert.") if k.startswith(prefix)}
     own = model.state_dict()
     wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
              if k in own and own[k].shape != v.shape]

@@ -28,9 +28,10 @@ import yaml
 
 from .errors import GeneFinderInputError
 
-STAGES = ("seq2seq", "decoder-lm")
+STAGES = ("seq2seq", "decoder-lm", "mlm", "classification")  # training_tasks.TASKS has one task per stage
+ENCODER_STAGES = ("mlm", "classification")  # their `model` section is GeneFinderEncoderConfig kwargs
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
-INIT_PARTS = ("decoder", "all")
+INIT_PARTS = ("decoder", "all", "encoder")
 
 
 @dataclass
@@ -38,11 +39,15 @@ class TrainConfig:
     # -- data and model -----------------------------------------------------------------------------------
     dataset: str = ""  # required: a `genefinder build-dataset` folder (train split; validation for eval)
     run_dir: str = "runs/default"  # checkpoints, metrics.jsonl, tensorboard/ and the resolved config go here
-    model: dict = field(default_factory=dict)  # GeneFinderConfig kwargs (encoder_config, d_model, ...); {} = defaults
+    model: dict = field(default_factory=dict)  # GeneFinderConfig kwargs; GeneFinderEncoderConfig kwargs for mlm/classification
     dna_tokenizer: str | None = None  # tokenizer.json of the BPE vocabulary; required when encoder_type is dnabert2
-    stage: str = "seq2seq"  # "seq2seq" (DNA -> GFF) or "decoder-lm" (decoder alone as a GFF language model)
+    stage: str = "seq2seq"  # seq2seq (DNA -> GFF), decoder-lm (GFF LM), mlm (encoder pre-training), classification
     init_from: str | None = None  # a checkpoint folder to start from (e.g. a decoder-lm run's checkpoint-N)
-    init_from_part: str = "decoder"  # which weights init_from loads: "decoder" (all but encoder.*) or "all"
+    init_from_part: str = "decoder"  # what init_from loads: "decoder" (all but encoder.*), "all", or "encoder" only
+    # -- encoder-only stages (mlm, classification) ----------------------------------------------------------
+    mlm_probability: float = 0.15  # fraction of tokens MLM predicts (BERT's; 80% [MASK], 10% random, 10% kept)
+    rc_augment: bool = False  # mlm/classification: reverse-complement each sequence with probability 1/2 per draw
+    class_weighted_sampling: bool = False  # classification: draw rows with P ∝ 1/class frequency (unbalanced data)
     # -- batch ----------------------------------------------------------------------------------------------
     batch_size: int = 32  # windows per optimizer step over all processes, once the ramp is done
     micro_batch_size: int = 8  # windows per forward pass per process; gradient accumulation makes up the rest
@@ -83,8 +88,9 @@ _TYPES = {
     "int": ("batch_size", "micro_batch_size", "batch_ramp_steps", "max_steps", "warmup_steps", "seed", "eval_every",
             "eval_windows", "checkpoint_every", "keep_last", "log_every"),
     "optional_int": ("batch_size_start", "stop_at_step", "cpu_threads"),
-    "float": ("lr", "min_lr_ratio", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "grad_clip"),
-    "bool": ("gradient_checkpointing", "tensorboard", "progress_bar", "eval_gene_level"),
+    "float": ("mlm_probability", "lr", "min_lr_ratio", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "grad_clip"),
+    "bool": ("gradient_checkpointing", "tensorboard", "progress_bar", "eval_gene_level", "rc_augment",
+             "class_weighted_sampling"),
     "str": ("dataset", "run_dir", "stage", "init_from_part", "mixed_precision"),
     "optional_str": ("dna_tokenizer", "init_from"),
     "dict": ("model",),
@@ -231,6 +237,10 @@ def validate(cfg: TrainConfig, source: str = "config") -> None:
         fail(f"`stage` must be one of {', '.join(STAGES)}, got {cfg.stage!r}")
     if cfg.init_from_part not in INIT_PARTS:
         fail(f"`init_from_part` must be one of {', '.join(INIT_PARTS)}, got {cfg.init_from_part!r}")
+    if cfg.stage in ENCODER_STAGES and cfg.init_from and cfg.init_from_part == "decoder":
+        fail(f"`init_from_part` 'decoder' makes no sense for stage {cfg.stage!r} (no decoder): use 'encoder' or 'all'")
+    if not 0 < cfg.mlm_probability < 1:
+        fail(f"`mlm_probability` must be in (0, 1), got {cfg.mlm_probability}")
     if cfg.mixed_precision not in MIXED_PRECISION:
         fail(f"`mixed_precision` must be one of {', '.join(MIXED_PRECISION)}, got {cfg.mixed_precision!r}")
     for name in ("batch_size", "micro_batch_size", "max_steps", "eval_windows", "checkpoint_every", "keep_last",
@@ -271,9 +281,25 @@ def validate(cfg: TrainConfig, source: str = "config") -> None:
 
 
 def _validate_model(cfg: TrainConfig, fail) -> None:
-    """Build the GeneFinderConfig once, so a bad model section fails here and not after the data is loaded."""
+    """Build the model config once, so a bad model section fails here and not after the data is loaded."""
     from .configuration_encoders import GeneFinderEncoderConfig
     from .configuration_genefinder import GeneFinderConfig
+
+    if cfg.stage in ENCODER_STAGES:
+        allowed = set(inspect.signature(GeneFinderEncoderConfig.__init__).parameters) - {"self", "kwargs"}
+        for key in cfg.model:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                fail(f"unknown field `model.{key}` for stage {cfg.stage!r} (an encoder config)"
+                     + (f" (did you mean `model.{close[0]}`?)" if close else ""))
+        try:
+            encoder_type = GeneFinderEncoderConfig(**cfg.model).encoder_type
+        except (ValueError, TypeError) as err:
+            fail(f"model: {err}")
+        if encoder_type == "dnabert2" and not cfg.dna_tokenizer:
+            fail("`dna_tokenizer` is required for encoder_type 'dnabert2' "
+                 "(e.g. ../shared/reference/dnabert2/tokenizer.json)")
+        return
 
     allowed = set(inspect.signature(GeneFinderConfig.__init__).parameters) - {"self", "kwargs"}
     for key in cfg.model:

@@ -14,7 +14,9 @@ from s, not restored from a scheduler object.
   micro-batches per process.
 - Data order: one seeded permutation of the training windows per epoch, epochs concatenated into one
   stream; step s takes the next `batch_size_at(s)` windows of it. The position in the stream is the only
-  data state a checkpoint needs.
+  data state a checkpoint needs. `WeightedSampleStream` (classification with unbalanced classes) keeps that
+  interface but draws each epoch's n rows with replacement, with probability proportional to 1 / the
+  frequency of the row's class, so every class is drawn equally often on average.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from torch import nn
 
 def decay_split(model: nn.Module) -> tuple[list[str], list[str]]:
     """(names to decay, names not to decay) over trainable parameters: only matrices of non-embedding modules decay."""
-    decay, no_decay = [], []
+    decay, no_decay, seen = [], [], set()
     for module_name, module in model.named_modules():
         for name, param in module.named_parameters(recurse=False):
-            if not param.requires_grad:
-                continue
+            if not param.requires_grad or id(param) in seen:
+                continue  # a tied weight (MLM decoder = word embeddings) counts once, as its first module's
+            seen.add(id(param))
             full = f"{module_name}.{name}" if module_name else name
             if param.ndim >= 2 and not isinstance(module, nn.Embedding):
                 decay.append(full)
@@ -94,3 +97,20 @@ class SampleStream:
         for pos in range(start, start + count):
             out.append(self._permutation(pos // self.n)[pos % self.n])
         return out
+
+
+class WeightedSampleStream(SampleStream):
+    """Like SampleStream, but epoch e is n draws with replacement, P(row) ∝ 1 / count(row's class), seeded by (seed, e)."""
+
+    def __init__(self, labels: list, seed: int):
+        super().__init__(len(labels), seed)
+        counts: dict = {}
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        self.weights = torch.tensor([1.0 / counts[label] for label in labels], dtype=torch.float64)
+
+    def _permutation(self, epoch: int) -> list[int]:
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.multinomial(self.weights, self.n, True, generator=g).tolist()
+        return self._perm
