@@ -245,3 +245,21 @@ def test_train_bpe_command(tmp_path, monkeypatch, ecoli):
     tokenizer = load_dnabert2_tokenizer(tmp_path / "bpe")
     assert len(tokenizer) == 128
     assert_offsets_tile(encode_bpe(tokenizer, ecoli[:1_000])["offset_mapping"], 1_000)
+
+
+def test_codon_tokenizer_ids_remainder_and_round_trip(tmp_path):
+    from genefinder.genetic_code import CODONS
+    from genefinder.tokenization_dna import DNAKmerTokenizer
+
+    tok = DNAKmerTokenizer()
+    assert len(tok) == 69 and tok.convert_ids_to_tokens([5, 68]) == ["TTT", "GGG"]
+    # N inside a codon -> [UNK]; u = T; a 2-nt tail -> one [UNK]; the slow path agrees with encode_dna
+    seq = "ATGaauNCCGGGta"
+    ids = tok.encode_dna(seq).tolist()
+    assert ids == [5 + CODONS.index("ATG"), 5 + CODONS.index("AAT"), 4, 5 + CODONS.index("GGG"), 4]
+    assert tok(seq)["input_ids"] == ids
+    tok.save_pretrained(tmp_path)
+    back = DNAKmerTokenizer.from_pretrained(tmp_path)
+    assert back.k == 3 and not back.add_cls_sep and back.encode_dna(seq).tolist() == ids
+    with pytest.raises(ValueError, match="invalid character '-'"):
+        tok.encode_dna("ATG-")
