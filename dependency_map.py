@@ -137,6 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="SEQID:START-END, 1-based inclusive (with --fasta)")
     parser.add_argument("-o", "--output", required=True, help="heatmap PNG")
     parser.add_argument("--tsv", help="also write the matrix as TSV (rows: substituted i, columns: affected j)")
+    parser.add_argument("--title", help="heatmap title (default: the region or length, and the model folder)")
     parser.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
                         help="refuse longer sequences (the cost grows as n^3 with attention)")
     parser.add_argument("--batch-size", type=int, default=32, help="mutated sequences per forward pass")
@@ -172,6 +173,7 @@ def run(args) -> None:
         raise GeneFinderInputError(f"--sequence: {err}") from None
     lm = MaskedLMScorer.from_folder(args.model, args.device)
     dep = dependency_map(lm, seq, args.batch_size, args.max_length, progress=True)
-    plot_dependency_map(dep, args.output, first, title=f"nucleotide dependency map, {name} ({args.model})", seq=seq)
+    title = args.title or f"nucleotide dependency map, {name} ({args.model})"
+    plot_dependency_map(dep, args.output, first, title=title, seq=seq)
     if args.tsv:
         write_tsv(dep, args.tsv, first)

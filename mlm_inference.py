@@ -15,6 +15,7 @@ import os
 
 import torch
 
+from .encoder_inference import resolve_device
 from .errors import GeneFinderInputError
 
 NUCLEOTIDES = "ACGT"
@@ -63,7 +64,7 @@ class MaskedLMScorer:
             raise GeneFinderInputError(f"the weights lack {len(info['missing_keys'])} tensors of a masked LM (e.g. "
                                        f"{sorted(info['missing_keys'])[0]}): is this an encoder without MLM head?",
                                        path)
-        return cls(model, bpe, _device(device))
+        return cls(model, bpe, str(resolve_device(device)))
 
     def encode(self, seq: str) -> tuple[list[int], Spans]:
         """Token ids of `seq` as the model was trained on them (`EncoderInputs`) and each token's nucleotide span."""
@@ -92,10 +93,3 @@ class MaskedLMScorer:
         logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits  # (B, L, V)
         return torch.log_softmax(logits.float(), dim=-1).cpu()
 
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise GeneFinderInputError("--device cuda, but no CUDA device is available")
-    return name

@@ -26,7 +26,8 @@ alternative window, and score the tokens that differ.
   `n_tokens` column says how many tokens each score used (2 = the plain masked marginal).
 
 Scoring the reverse substitution on the alternative genome gives exactly the negated score (tested), and an
-ALT equal to REF gives 0. Windows are batched (`--batch-size` masked windows per forward pass).
+ALT equal to REF gives 0. Windows are batched (`--batch-size` masked windows per forward pass), and the ALTs
+of one position share their masked window.
 """
 
 from __future__ import annotations
@@ -96,20 +97,28 @@ def _masked(ids: Sequence[int], position: int, mask_id: int) -> tuple[int, ...]:
 
 def score_queries(lm, queries: Sequence[_Query], n_variants: int, batch_size: int,
                   progress: bool = False) -> tuple[list[float], list[int]]:
-    """Run the queries `batch_size` at a time: each variant's score and the number of tokens it summed."""
+    """Run the distinct masked windows `batch_size` at a time: each variant's score and how many tokens it summed.
+
+    The 3 ALTs of one position (saturation mutagenesis, multi-allelic records) share one masked window when the
+    masked marginal applies, so each distinct window runs once.
+    """
     from tqdm.auto import tqdm
 
-    scores, n_tokens = [0.0] * n_variants, [0] * n_variants
-    with tqdm(total=len(queries), unit="window", desc="score-variants", file=sys.stderr,
+    windows = list(dict.fromkeys((q.ids, q.position) for q in queries))
+    at_mask = {}  # (ids, position) -> (V,) log-probabilities at the masked token
+    with tqdm(total=len(windows), unit="window", desc="score-variants", file=sys.stderr,
               disable=not progress) as bar:
-        for first in range(0, len(queries), batch_size):
-            batch = queries[first:first + batch_size]
-            log_probs = lm.log_probs([q.ids for q in batch])  # (B, L, V)
-            for row, q in enumerate(batch):
-                for token, sign in q.targets:
-                    scores[q.variant] += sign * float(log_probs[row, q.position, token])
-                    n_tokens[q.variant] += 1
+        for first in range(0, len(windows), batch_size):
+            batch = windows[first:first + batch_size]
+            log_probs = lm.log_probs([ids for ids, _ in batch])  # (B, L, V)
+            for row, key in enumerate(batch):
+                at_mask[key] = log_probs[row, key[1]].clone()  # not a view: the (B, L, V) batch is freed
             bar.update(len(batch))
+    scores, n_tokens = [0.0] * n_variants, [0] * n_variants
+    for q in queries:
+        for token, sign in q.targets:
+            scores[q.variant] += sign * float(at_mask[q.ids, q.position][token])
+            n_tokens[q.variant] += 1
     return scores, n_tokens
 
 

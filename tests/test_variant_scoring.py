@@ -66,12 +66,19 @@ def test_batched_equals_one_by_one_and_alt_equal_ref_is_zero(tmp_path):
     fa, seq = ecoli_slice(tmp_path)
     write_vcf(tmp_path / "v.vcf", seq, snv_positions(12, seed=1))
     snvs, _ = read_snvs(tmp_path / "v.vcf")
-    snvs.append(SNV(SEQID, 777, seq[776].upper(), seq[776].upper(), "same", 0, 0))
+    ref = seq[776].upper()
+    saturation = [SNV(SEQID, 777, ref, alt, "sat", 0, 0) for alt in "ACGT" if alt != ref]
+    snvs += saturation + [SNV(SEQID, 777, ref, ref, "same", 0, 0)]
     lm = tiny_scorer(tmp_path)
-    one, _ = score_snvs(lm, FastaFile(fa), snvs, WINDOW, batch_size=1)
+    one = [score_snvs(lm, FastaFile(fa), [s], WINDOW, batch_size=1)[0][0] for s in snvs]
+    rows_run = []
+    forward = lm.log_probs
+    lm.log_probs = lambda rows: rows_run.append(len(rows)) or forward(rows)
     batched, n_tokens = score_snvs(lm, FastaFile(fa), snvs, WINDOW, batch_size=5)
     assert batched == pytest.approx(one, abs=1e-5)
     assert batched[-1] == 0.0 and n_tokens[-1] == 0
+    # ALTs of one position share a masked window (the 2 SNVs of `multi`, the 3 at 777); ALT == REF needs none
+    assert sum(rows_run) == len(snvs) - 1 - 2 - 1 and max(rows_run) == 5
 
 
 def test_bpe_segmentation_change_scores_pseudo_log_likelihoods(tmp_path):
