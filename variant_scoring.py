@@ -65,7 +65,7 @@ def context_window(contig_length: int, pos0: int, width: int, multiple: int = 1)
     the variant, so the variant lies in a whole k-mer, never in the [UNK] tail that a remainder would become.
     """
     start, end = max(0, pos0 - width // 2), min(contig_length, pos0 - width // 2 + width)
-    extra = (end - start) % multiple
+    extra = (end - start) % multiple if end - start >= multiple else 0  # a contig shorter than k stays whole
     return (start, end - extra) if pos0 < end - extra else (start + extra, end)
 
 
