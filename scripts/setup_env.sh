@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 stamp=.venv/.genefinder-installed
-want=$(sha256sum pyproject.toml | cut -c1-16)
+extras=${GENEFINDER_EXTRAS:-test}  # the main job adds `baselines` (pyrodigal)
+want="$(sha256sum pyproject.toml | cut -c1-16) $extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
   echo "$want" > "$stamp"
 fi
 # genometools' gt gff3validator checks our GFF3 output in the tests; best effort (needs root and apt).
