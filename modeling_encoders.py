@@ -41,7 +41,7 @@ from torch import nn
 from transformers import initialization as init
 
 from .configuration_encoders import GeneFinderEncoderConfig
-from .modeling_rope import GeneFinderRotaryEmbedding, apply_rotary_pos_emb
+from .modeling_rope import GeneFinderCLEXDynamics, GeneFinderRotaryEmbedding, apply_rotary_pos_emb
 
 logger = logging.getLogger(__name__)
 
@@ -687,7 +687,8 @@ def init_encoder_weights(module: nn.Module, initializer_range: float) -> None:
     """BERT-style init of one module (call it from `PreTrainedModel._init_weights`, or through `Module.apply`).
 
     Linear and Embedding weights ~ N(0, initializer_range), biases and the padding embedding row 0, norms 1/0,
-    rotary frequency buffers recomputed.
+    rotary frequency buffers recomputed, CLEX's drift as CLEX starts it (so a checkpoint trained without CLEX loads
+    into a CLEX model as NTK scaling, not with uninitialised memory).
     Uses `transformers.initialization`, which leaves weights already loaded from a checkpoint untouched.
     """
     if isinstance(module, nn.Linear):
@@ -706,6 +707,9 @@ def init_encoder_weights(module: nn.Module, initializer_range: float) -> None:
         init.ones_(module.weight)
     elif isinstance(module, AidoLMPredictionHead):
         init.zeros_(module.bias)
+    elif isinstance(module, GeneFinderCLEXDynamics):  # its own init: CLEX starts as NTK (drift g = 0)
+        init.kaiming_uniform_(module.up_proj, a=math.sqrt(5))
+        init.zeros_(module.down_proj)
     elif isinstance(module, GeneFinderRotaryEmbedding):
         module.reset_buffers()  # non-persistent frequency buffers come back empty from meta-device loading
 

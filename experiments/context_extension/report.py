@@ -1,0 +1,97 @@
+"""results.json of the context-extension study -> docs/context_extension.md (tables) and .png (loss vs length)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+from methods import LABELS
+
+from genefinder.machine_info import cpu_model
+
+TARGET = 0.05  # issue #7: at 16L, the best method within 5% of its own loss at L
+
+
+def _table(block: dict, lengths: list[str]) -> list[str]:
+    head = ["method", *(f"{int(n):,} nt" for n in lengths), f"16L / L", "within 5%"]
+    rows = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for method, by_len in block.items():
+        ratio = by_len[lengths[-1]]["loss"] / by_len[lengths[0]]["loss"]
+        cells = [f"{by_len[n]['loss']:.4f} ({by_len[n]['accuracy']:.3f})" for n in lengths]
+        rows.append("| " + " | ".join([LABELS[method], *cells, f"{ratio:.3f}",
+                                       "yes" if ratio <= 1 + TARGET else "no"]) + " |")
+    return rows
+
+
+def _best(block: dict, lengths: list[str]) -> tuple[str, float]:
+    ratios = {m: v[lengths[-1]]["loss"] / v[lengths[0]]["loss"] for m, v in block.items()}
+    best = min(ratios, key=ratios.get)
+    return best, ratios[best]
+
+
+def _plot(results: dict, lengths: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    blocks = [(k, t) for k, t in (("zero_shot", "no fine-tuning"), ("finetuned", "after the fine-tune at 16L"))
+              if results.get(k)]
+    fig, axes = plt.subplots(1, len(blocks), figsize=(6 * len(blocks), 4.2), sharey=True, squeeze=False)
+    for ax, (key, title) in zip(axes[0], blocks):
+        for method, by_len in results[key].items():
+            ax.plot([int(n) for n in lengths], [by_len[n]["loss"] for n in lengths], marker="o", label=LABELS[method])
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([int(n) for n in lengths], [f"{int(n) // 1024}k" if int(n) >= 1024 else n for n in lengths])
+        ax.set_xlabel("context length (nt)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("held-out masked-LM loss (nats)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def write_report(results: dict, docs: Path, command: str) -> None:
+    meta = results["meta"]
+    lengths = list(results["zero_shot"][next(iter(results["zero_shot"]))])
+    docs.mkdir(parents=True, exist_ok=True)
+    png = docs / "context_extension.png"
+    _plot(results, lengths, png)
+    state = meta.get("base_state", {})
+    lines = [
+        "# Context extension: RoPE scaling methods at 16x the trained length",
+        "",
+        f"Written by `{command}` (experiments/context_extension/); do not edit by hand.",
+        "",
+        f"- Encoder: `{meta['config']}` (aido-style, single-nucleotide tokens, RoPE), masked-LM pre-training at "
+        f"L = {meta['trained_length']:,} nt: {state.get('step', '?')} steps, "
+        f"{state.get('nucleotides_seen', 0) / 1e6:.1f} M nt, {state.get('train_seconds', 0) / 60:.1f} min on "
+        f"{state.get('device', '?')}; training genomes E. coli, C. crescentus, S. aureus.",
+        f"- Evaluation: B. subtilis BEST7003 (held out whole), {meta['regions']} regions of "
+        f"{int(lengths[-1]):,} nt, 15% of positions masked once; every length predicts the same targets from the "
+        "same masked input, cut into chunks of that length (heldout_mlm.py). Cells: loss in nats (accuracy).",
+        f"- Every method is configured for the target factor {meta['factor']} (`rope_parameters`, methods.py) and "
+        "evaluated at every length. LongRoPE's long factors come from a grid search on held-in validation "
+        f"windows: {results.get('longrope_search', {})}.",
+        f"- Fine-tune: {meta['finetune_steps']} steps x {meta['finetune_batch']} windows of {int(lengths[-1]):,} nt "
+        f"at lr {meta.get('finetune_lr')}, the same for every method (`train.py --stage mlm --init_from ...`).",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}; torch threads {meta['threads']}; "
+        f"{datetime.date.today().isoformat()}.",
+        "",
+        "## Without fine-tuning",
+        "",
+        *_table(results["zero_shot"], lengths),
+    ]
+    best, ratio = _best(results["zero_shot"], lengths)
+    lines += ["", f"Best at 16L relative to its own loss at L: **{LABELS[best]}**, ratio {ratio:.3f} "
+              f"(target <= {1 + TARGET:.2f}: {'met' if ratio <= 1 + TARGET else 'not met'})."]
+    if results.get("finetuned"):
+        lines += ["", "## After the same short fine-tune at 16L", "", *_table(results["finetuned"], lengths)]
+        best, ratio = _best(results["finetuned"], lengths)
+        lines += ["", f"Best at 16L relative to its own loss at L: **{LABELS[best]}**, ratio {ratio:.3f} "
+                  f"(target <= {1 + TARGET:.2f}: {'met' if ratio <= 1 + TARGET else 'not met'})."]
+    lines += ["", f"![loss vs length]({png.name})", ""]
+    (docs / "context_extension.md").write_text("\n".join(lines))

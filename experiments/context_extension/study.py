@@ -1,0 +1,186 @@
+"""The context-extension study (issue #7): an `aido` encoder pre-trained with masked LM at length L, run at L..16L
+under every RoPE scaling method, without and with a short fine-tune at 16L; one command, resumable.
+
+    .venv/bin/python experiments/context_extension/study.py            # all stages; re-running skips what is done
+
+Stages (each writes under --work and is skipped when its output exists):
+1. data      `genefinder build-dataset` windows of L (pre-training) and 16L (fine-tuning) nt from the training
+             bacteria (E. coli, C. crescentus, S. aureus); B. subtilis is held out whole for evaluation.
+2. base      `train.py --stage mlm` with --config (default configs/context-mlm-cpu.yaml), checkpointed, resumable.
+3. search    LongRoPE's long factors: a small grid (methods.LONGROPE_SHAPES) scored at 16L on the held-in
+             validation windows (never on the held-out genome).
+4. zero-shot every method at L, 2L, 4L, 8L, 16L on the held-out genome (heldout_mlm.py: same targets at every L).
+5. finetune  per method, `train.py --stage mlm --init_from base --model.rope_parameters <method>` at 16L for
+             --finetune-steps steps (the same budget for every method), then scored like stage 4.
+6. report    docs/context_extension.md (tables, the 5% target, the commands) and docs/context_extension.png.
+
+Every method is only a `rope_parameters` dict (methods.py), the same config option users set for training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
+from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
+from report import write_report  # noqa: E402
+
+from genefinder.configuration_encoders import GeneFinderEncoderConfig  # noqa: E402
+from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM  # noqa: E402
+from genefinder.processing_encoder import EncoderInputs  # noqa: E402
+from genefinder.training_config import load_config  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+TRAIN_GENOMES = ("ecoli_k12_mg1655", "ccrescentus_cb15", "saureus_502a")
+HELDOUT_GENOME = "bsubtilis_best7003"
+
+
+def sh(cmd: list[str]) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+
+
+def build_windows(out: Path, window: int) -> None:
+    if out.is_dir():
+        return
+    cmd = [str(ROOT / ".venv/bin/genefinder"), "build-dataset", "--window", str(window), "--stride", str(window),
+           "--out", str(out)]
+    for name in TRAIN_GENOMES:
+        cmd += ["--fasta", str(DATA / name / "genome.fna.gz"), "--gff", str(DATA / name / "annotation.gff3.gz")]
+    sh(cmd)
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return found[-1] if found else None
+
+
+def train(args, run_dir: Path, dataset: Path, extra: list[str], steps: int) -> Path:
+    """train.py --stage mlm into run_dir (resumed if it has checkpoints); returns the final checkpoint."""
+    done = last_checkpoint(run_dir)
+    if done is not None and int(done.name.split("-")[1]) >= steps:
+        return done
+    cmd = [sys.executable, "train.py", "--config", str(args.config), "--stage", "mlm", "--dataset", str(dataset),
+           "--run_dir", str(run_dir), "--max_steps", str(steps), "--progress_bar", "false",
+           "--cpu_threads", str(args.threads), *extra]
+    sh(cmd + (["--resume"] if done is not None else []))
+    return last_checkpoint(run_dir)
+
+
+def load_mlm(checkpoint: Path, rope: dict) -> GeneFinderForMaskedLM:
+    """The checkpoint with `rope_parameters` replaced: exactly what `from_pretrained(..., rope_parameters=...)` does."""
+    model = GeneFinderForMaskedLM.from_pretrained(checkpoint, rope_parameters=rope)
+    return model.eval()
+
+
+def score_lengths(model, processor, heldout: HeldoutSet, lengths: list[int]) -> dict:
+    return {str(n): score(model, processor, heldout, n) for n in lengths}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", type=Path, default=ROOT / "configs" / "context-mlm-cpu.yaml")
+    p.add_argument("--work", type=Path, default=ROOT / "runs" / "context-extension")
+    p.add_argument("--docs", type=Path, default=ROOT / "docs")
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--multiples", nargs="+", type=int, default=[1, 2, 4, 8, 16], help="lengths, in units of L")
+    p.add_argument("--regions", type=int, default=4, help="held-out regions of 16L nt (targets: 15%% of them)")
+    p.add_argument("--finetune-steps", type=int, default=20, help="0 skips fine-tuning")
+    p.add_argument("--finetune-batch", type=int, default=2, help="16L windows per fine-tuning step")
+    p.add_argument("--finetune-lr", type=float, default=2e-4, help="peak learning rate of every fine-tune")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    enc = GeneFinderEncoderConfig(**cfg.model)
+    trained = enc.max_position_embeddings
+    factor = max(args.multiples)
+    lengths = [m * trained for m in args.multiples]
+    theta = float(enc.rope_parameters.get("rope_theta", 10_000.0))
+    n_freq = enc.hidden_size // enc.num_attention_heads // 2
+    args.work.mkdir(parents=True, exist_ok=True)
+    results_path = args.work / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+
+    def save():
+        tmp = results_path.with_suffix(".partial")
+        tmp.write_text(json.dumps(results, indent=1))
+        os.replace(tmp, results_path)
+
+    # 1-2: data and the base model
+    short, long = args.work / f"data-{trained}", args.work / f"data-{lengths[-1]}"
+    build_windows(short, trained)
+    build_windows(long, lengths[-1])
+    t0 = time.perf_counter()
+    base = train(args, args.work / "base", short, [], cfg.max_steps)
+    results["meta"] = {"config": os.path.relpath(args.config, ROOT), "trained_length": trained, "factor": factor,
+                       "base_checkpoint": os.path.relpath(base, ROOT), "base_state": json.loads((base / "trainer_state.json").read_text()),
+                       "heldout": HELDOUT_GENOME, "regions": args.regions, "finetune_steps": args.finetune_steps,
+                       "finetune_batch": args.finetune_batch, "finetune_lr": args.finetune_lr, "threads": args.threads}
+    processor = EncoderInputs(enc)
+    heldout = draw_heldout_set(str(DATA / HELDOUT_GENOME / "genome.fna.gz"), args.regions, lengths[-1], 0.15,
+                               args.seed)
+
+    # 3: LongRoPE's factors, searched on held-in validation windows at 16L
+    if "longrope" in args.methods and "longrope_search" not in results:
+        import datasets
+
+        val = datasets.load_from_disk(str(long))["validation"]
+        dna = [d.upper() for d in val["dna"] if set(d.upper()) <= set("ACGT")][:args.regions]
+        gen = torch.Generator().manual_seed(args.seed + 1)
+        held_in = HeldoutSet(dna, [torch.rand(len(d), generator=gen) < 0.15 for d in dna])
+        search = {}
+        for shape in LONGROPE_SHAPES:
+            model = load_mlm(base, rope_parameters("longrope", factor, trained, theta, n_freq, shape))
+            search[str(shape)] = score(model, processor, held_in, lengths[-1])["loss"]
+            print(f"longrope shape {shape}: held-in loss at {lengths[-1]} = {search[str(shape)]:.4f}", flush=True)
+        results["longrope_search"] = {"losses": search, "best": min(search, key=search.get)}
+        save()
+    best_shape = float(results.get("longrope_search", {}).get("best", 1.0))
+
+    # 4: zero-shot
+    zero = results.setdefault("zero_shot", {})
+    for method in args.methods:
+        if method in zero:
+            continue
+        rope = rope_parameters(method, factor, trained, theta, n_freq, best_shape)
+        zero[method] = score_lengths(load_mlm(base, rope), processor, heldout, lengths)
+        print(method, {k: round(v["loss"], 4) for k, v in zero[method].items()}, flush=True)
+        save()
+
+    # 5: the same small fine-tune at 16L for every method
+    tuned = results.setdefault("finetuned", {})
+    for method in args.methods if args.finetune_steps else []:
+        if method in tuned:
+            continue
+        rope = rope_parameters(method, factor, trained, theta, n_freq, best_shape)
+        extra = ["--init_from", str(base), "--init_from_part", "all", "--model.rope_parameters", json.dumps(rope),
+                 "--lr", str(args.finetune_lr), "--batch_size", str(args.finetune_batch), "--micro_batch_size", "1", "--batch_size_start", "null",
+                 "--batch_ramp_steps", "0", "--warmup_steps", str(max(1, args.finetune_steps // 10)), "--eval_every", "0",
+                 "--checkpoint_every", str(args.finetune_steps), "--keep_last", "1"]
+        ckpt = train(args, args.work / f"finetune-{method}", long, extra, args.finetune_steps)
+        tuned[method] = score_lengths(load_mlm(ckpt, rope), processor, heldout, lengths)
+        print(method, "fine-tuned", {k: round(v["loss"], 4) for k, v in tuned[method].items()}, flush=True)
+        save()
+
+    results["meta"]["study_seconds_this_call"] = round(time.perf_counter() - t0, 1)
+    save()
+    write_report(results, args.docs, command="python experiments/context_extension/study.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
