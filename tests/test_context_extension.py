@@ -1,0 +1,67 @@
+"""The context-extension study's pieces: every method is a valid `rope_parameters`, a checkpoint trained with plain
+RoPE loads under each (CLEX's missing drift starts as NTK, not as uninitialised memory), and the held-out scorer
+predicts the same targets at every context length."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from genefinder.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM
+from genefinder.modeling_rope import GeneFinderRotaryEmbedding, validate_rope_parameters
+from genefinder.processing_encoder import EncoderInputs
+from real_data import genome
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "context_extension"))
+from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
+from methods import METHODS, longrope_factors, rope_parameters  # noqa: E402
+
+TRAINED = 64
+TINY = dict(encoder_type="aido", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            max_position_embeddings=TRAINED)
+
+
+@pytest.fixture(scope="module")
+def base_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("mlm")
+    GeneFinderForMaskedLM(GeneFinderEncoderConfig(**TINY)).save_pretrained(path)
+    return path
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_is_a_valid_config_and_loads_a_plain_rope_checkpoint(method, base_checkpoint):
+    rope = rope_parameters(method, 16.0, TRAINED, 10_000.0, n_freq=8, longrope_shape=2.0)
+    validate_rope_parameters(rope)
+    model = GeneFinderForMaskedLM.from_pretrained(base_checkpoint, rope_parameters=rope).eval()
+    assert model.config.rope_parameters["rope_type"] == rope["rope_type"]
+    ids = torch.randint(5, 9, (1, 16 * TRAINED), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model(ids).logits
+    assert torch.isfinite(logits).all()
+    if method == "clex":  # drift g = 0 at the start: CLEX is NTK scaling until it is trained
+        assert torch.count_nonzero(model.bert.rotary_emb.clex.down_proj) == 0
+
+
+def test_longrope_factors_keep_high_frequencies_and_interpolate_low_ones():
+    lam = longrope_factors(16.0, 8, 1.0)
+    assert lam[0] == 1.0 and lam[-1] == pytest.approx(16.0) and lam == sorted(lam)
+    GeneFinderRotaryEmbedding(16, rope_parameters("longrope", 16.0, TRAINED, 1e4, 8), TRAINED)  # lengths fit
+
+
+def test_scorer_predicts_the_same_targets_at_every_length(base_checkpoint):
+    fasta, _ = genome("bsubtilis_best7003")
+    heldout = draw_heldout_set(str(fasta), 2, 4 * TRAINED, 0.15, seed=3)
+    assert all(len(r) == 4 * TRAINED and set(r) <= set("ACGT") for r in heldout.regions)
+    assert draw_heldout_set(str(fasta), 2, 4 * TRAINED, 0.15, seed=3).regions == heldout.regions  # seeded
+    model = GeneFinderForMaskedLM.from_pretrained(base_checkpoint)
+    inputs = EncoderInputs(model.config)
+    results = {n: score(model, inputs, heldout, n, batch_size=3) for n in (TRAINED, 2 * TRAINED, 4 * TRAINED)}
+    assert len({r["targets"] for r in results.values()}) == 1
+    assert results[TRAINED]["targets"] == sum(int(m.sum()) for m in heldout.masks)
+    # one chunk of the whole region scored directly gives the 4L number
+    direct = score(model, inputs, HeldoutSet(heldout.regions, heldout.masks), 4 * TRAINED, batch_size=1)
+    assert direct["loss"] == pytest.approx(results[4 * TRAINED]["loss"], rel=1e-5)
+    assert all(0 < r["loss"] < 5 and 0 <= r["accuracy"] <= 1 for r in results.values())
