@@ -13,6 +13,13 @@ The folder holds what `from_pretrained(..., trust_remote_code=True)` needs and n
   written; the template's "no trained weights" note is dropped, and gene-level accuracy is stated as not
   measured until `genefinder evaluate` is wired into training.
 
+Two options make the folder the repository's embedded default model (`default_model/`):
+- `--results FILE.md` puts a held-out evaluation (a section `benchmarks/baselines.py` wrote, scored by
+  `genefinder evaluate` beside Prodigal and Augustus in the same run) into the card, before "## Intended use";
+- `--link-code` replaces each copied `.py` file that is identical to the package's own by a relative symlink
+  to it, so the repository keeps one copy of its code while the folder stays loadable with
+  `trust_remote_code` (transformers copies the files it loads, following the links).
+
 The folder is built aside and renamed at the end, so a failed export leaves nothing behind.
 `genefinder push-to-hub OUT_DIR REPO_ID` (hub_push.py) uploads it.
 """
@@ -34,7 +41,8 @@ MODEL_CARD = Path(__file__).resolve().parent / "model_card.md"
 TEMPLATE_NOTE = "This file becomes the README.md"  # marks the template-only note of model_card.md
 
 
-def export(checkpoint: str | Path, out_dir: str | Path) -> list[Path]:
+def export(checkpoint: str | Path, out_dir: str | Path, results: str | Path | None = None,
+           link_code: bool = False) -> list[Path]:
     """Write the Hub folder for `checkpoint` to `out_dir` (which must not exist); return the files written."""
     from .configuration_genefinder import GeneFinderConfig
     from .modeling_genefinder import GeneFinderForConditionalGeneration
@@ -58,11 +66,24 @@ def export(checkpoint: str | Path, out_dir: str | Path) -> list[Path]:
         GFFTokenizer().save_pretrained(tmp)
         if (ckpt / "dna_tokenizer").is_dir():
             shutil.copytree(ckpt / "dna_tokenizer", tmp / "dna_tokenizer")
-        (tmp / "README.md").write_text(model_card(ckpt), encoding="utf-8")
+        (tmp / "README.md").write_text(model_card(ckpt, results), encoding="utf-8")
+        if link_code:
+            link_package_code(tmp, out)
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def link_package_code(folder: Path, final: Path) -> None:
+    """Each `.py` in `folder` identical to the package's file of that name -> a relative symlink to it, as seen
+    from `final` (where the folder will live)."""
+    package = MODEL_CARD.parent
+    for copy in folder.glob("*.py"):
+        source = package / copy.name
+        if source.is_file() and source.read_bytes() == copy.read_bytes():
+            copy.unlink()
+            copy.symlink_to(os.path.relpath(source, final.resolve()))
 
 
 def run_summary(checkpoint: Path) -> dict:
@@ -82,18 +103,24 @@ def run_summary(checkpoint: Path) -> dict:
     return {"state": state, "config": cfg, "last_train": last_train}
 
 
-def model_card(checkpoint: Path) -> str:
-    """model_card.md with its template note removed and a "Training run" section of measured numbers."""
+def model_card(checkpoint: Path, results: str | Path | None = None) -> str:
+    """model_card.md with its template note removed, a "Training run" section of measured numbers and, when
+    given, the held-out evaluation `results` (markdown)."""
     template = MODEL_CARD.read_text(encoding="utf-8") if MODEL_CARD.is_file() else "# genefinder model\n"
     paragraphs = template.split("\n\n")
     paragraphs = [p for p in paragraphs if not (p.lstrip().startswith(">") and TEMPLATE_NOTE in p)]
-    section = training_section(run_summary(checkpoint))
+    sections = [training_section(run_summary(checkpoint))]
+    if results is not None:
+        path = Path(results)
+        if not path.is_file():
+            raise GeneFinderInputError("--results: file not found", str(path))
+        sections.append(path.read_text(encoding="utf-8").strip())
     for i, p in enumerate(paragraphs):
         if p.startswith("## Intended use"):
-            paragraphs.insert(i, section)
+            paragraphs[i:i] = sections
             break
     else:
-        paragraphs.append(section)
+        paragraphs.extend(sections)
     return "\n\n".join(paragraphs).rstrip() + "\n"
 
 
@@ -133,7 +160,6 @@ def training_section(summary: dict) -> str:
     if ev:
         row(f"validation loss (step {ev['step']}, {ev['windows']} windows)", f"{ev['loss']:.4f}")
         row("validation token accuracy (teacher forcing)", f"{ev['token_accuracy']:.4f}")
-    row("gene-level F1", "not measured by training; run `genefinder evaluate` on a held-out genome")
     body = "\n".join(["| | |", "|---|---|", *rows])
     return ("## Training run\n\nMeasured by `train.py` for the weights in this folder (from its trainer_state.json, "
             "train_config.yaml and metrics.jsonl):\n\n" + body)
@@ -144,10 +170,13 @@ def training_section(summary: dict) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="RUN_DIR/checkpoint-N written by train.py")
     parser.add_argument("out_dir", help="the Hub folder to write (must not exist)")
+    parser.add_argument("--results", help="markdown of a held-out evaluation to put in the model card")
+    parser.add_argument("--link-code", action="store_true",
+                        help="symlink .py files identical to the package's (for the repository's default_model/)")
 
 
 def run(args) -> None:
-    files = export(args.checkpoint, args.out_dir)
+    files = export(args.checkpoint, args.out_dir, args.results, args.link_code)
     for f in files:
         print(f)
     print(f"wrote {len(files)} files to {args.out_dir}")

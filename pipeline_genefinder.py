@@ -23,7 +23,7 @@ from .fasta import FastaFile
 from .features import genes_to_rows
 from .gff3 import write_gff3
 from .processing_genefinder import GeneFinderInputs
-from .tokenization_dna import normalize_dna
+from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
 
 SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
                  "min_cds_length")
@@ -51,15 +51,24 @@ class GeneFindingPipeline(Pipeline):
 
     def _forward(self, model_inputs, settings: AnnotationSettings):
         encoder_type = self.model.config.encoder_config.encoder_type
-        if encoder_type != "aido":
-            raise ValueError("the gene-finding pipeline needs the DNA BPE tokenizer for encoder_type "
-                             f"{encoder_type!r}; use `genefinder annotate` for BPE models")
-        annotator = GeneFinderAnnotator(self.model, self.tokenizer, GeneFinderInputs(encoder_type), settings)
+        bpe = self._bpe_tokenizer() if encoder_type == "dnabert2" else None
+        annotator = GeneFinderAnnotator(self.model, self.tokenizer, GeneFinderInputs(encoder_type, bpe), settings)
         genes, lengths = [], {}
         for seqid, length, fetch in model_inputs["records"]:
             genes += stitch(annotator.annotate_record(seqid, length, fetch), length)
             lengths[seqid] = length
         return {"genes": genes, "lengths": lengths}
+
+    def _bpe_tokenizer(self):
+        """The BPE vocabulary the model was trained with: `dna_tokenizer/` of its folder or Hub repo."""
+        if getattr(self, "_bpe", None) is None:
+            from transformers.utils import cached_file
+
+            path = cached_file(self.model.name_or_path, "dna_tokenizer/tokenizer.json")
+            cached_file(self.model.name_or_path, "dna_tokenizer/tokenizer_config.json",
+                        _raise_exceptions_for_missing_entries=False)
+            self._bpe = load_dnabert2_tokenizer(os.path.dirname(path))
+        return self._bpe
 
     def postprocess(self, model_outputs, eukaryote: bool = False):
         text = io.StringIO()
