@@ -302,19 +302,42 @@ def test_export_folder_loads_with_auto_classes(short_run, tmp_path):
     state = json.loads((run_dir / "checkpoint-40" / "trainer_state.json").read_text())
     assert "## Training run" in card and f"{state['last_eval']['loss']:.4f}" in card
     assert "No trained genefinder weights exist" not in card
+    assert _load_in_fresh_process(out, tmp_path) == ("GeneFinderForConditionalGeneration", "GFFTokenizer",
+                                                     state["parameters"])
+
+
+def _load_in_fresh_process(folder, cwd) -> tuple[str, str, int]:
+    """(model class, tokenizer class, parameters) as AutoModel/AutoTokenizer load `folder` with its own code."""
     code = textwrap.dedent(f"""
         import sys
         sys.modules["genefinder"] = None  # the installed package must not be what loads
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-        model = AutoModelForSeq2SeqLM.from_pretrained({str(out)!r}, trust_remote_code=True)
-        tok = AutoTokenizer.from_pretrained({str(out)!r}, trust_remote_code=True)
+        model = AutoModelForSeq2SeqLM.from_pretrained({str(folder)!r}, trust_remote_code=True)
+        tok = AutoTokenizer.from_pretrained({str(folder)!r}, trust_remote_code=True)
         print(type(model).__name__, type(tok).__name__, sum(p.numel() for p in model.parameters()))
     """)
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(cwd)})
     assert res.returncode == 0, res.stderr[-3000:]
     name, tok, n = res.stdout.split()[-3:]
-    assert (name, tok, int(n)) == ("GeneFinderForConditionalGeneration", "GFFTokenizer", state["parameters"])
+    return name, tok, int(n)
+
+
+def test_export_for_the_repository_links_code_and_carries_held_out_results(short_run, tmp_path):
+    from genefinder.hub_export import export
+
+    run_dir, _ = short_run
+    results = tmp_path / "heldout.md"
+    results.write_text("## Held-out genome\n\n| tool | gene F1 |\n|---|---|\n| genefinder | 0.123 |\n")
+    out = tmp_path / "default_model"
+    export(run_dir / "checkpoint-40", out, results=results, link_code=True)
+    card = (out / "README.md").read_text()
+    assert card.index("## Training run") < card.index("## Held-out genome") < card.index("## Intended use")
+    linked = [p for p in out.glob("*.py") if p.is_symlink()]
+    assert {p.name for p in linked} >= {"modeling_genefinder.py", "pipeline_genefinder.py"}
+    assert all(p.read_bytes() == (REPO / p.name).read_bytes() for p in linked)
+    state = json.loads((run_dir / "checkpoint-40" / "trainer_state.json").read_text())
+    assert _load_in_fresh_process(out, tmp_path)[2] == state["parameters"]
 
 
 def test_push_to_hub_dry_run_lists_files_and_offline_push_fails_in_one_line(short_run, tmp_path):
