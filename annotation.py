@@ -50,6 +50,15 @@ class AnnotationSettings:
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
 
+    def grammar(self, tok, dnas: list[str], max_length: int | None = None):
+        """The decoding grammar of these settings for windows `dnas` (also what train.py's constrained loss uses,
+        so training and annotation see the same choices); `max_length` counts the decoder start token."""
+        from .grammar import GFFGrammarLogitsProcessor
+
+        return GFFGrammarLogitsProcessor(tok, dnas, self.genetic_code, min_cds_length=self.min_cds_length,
+                                         max_introns=None if self.introns else 0, allow_exons=not self.coding_only,
+                                         max_length=max_length)
+
 
 @dataclass(frozen=True)
 class WindowPrediction:
@@ -77,12 +86,7 @@ class GeneFinderAnnotator:
         batch = {k: v.to(device) for k, v in self.inputs(dnas).items()}
         processors = []
         if self.settings.constrained:
-            from .grammar import GFFGrammarLogitsProcessor
-
-            processors.append(GFFGrammarLogitsProcessor(
-                self.tok, dnas, self.settings.genetic_code, min_cds_length=self.settings.min_cds_length,
-                max_introns=None if self.settings.introns else 0, allow_exons=not self.settings.coding_only,
-                max_length=self.settings.max_new_tokens + 1))  # + the decoder start token
+            processors.append(self.settings.grammar(self.tok, dnas, max_length=self.settings.max_new_tokens + 1))
         out = self.model.generate(**batch, max_new_tokens=self.settings.max_new_tokens, do_sample=False,
                                   num_beams=self.settings.num_beams, logits_processor=processors,
                                   output_scores=True, return_dict_in_generate=True)

@@ -649,16 +649,29 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
         Tells whether a reference annotation is expressible under these settings (e.g. the share of training
         targets the grammar accepts).
         """
+        for i, (allowed, _, _) in enumerate(self.allowed_along(window, ids)):
+            if not allowed:
+                return i
+        return None
+
+    def allowed_along(self, window: int, ids):
+        """For each token of `ids` (no start token), in order: (whether it is allowed, the word ids allowed
+        there, the position mask over 0-based window positions or None). Stops after the first forbidden token.
+
+        What a grammar-aware loss needs: the set the decoder may choose from at every step of a teacher-forced
+        reference (train.py's `constrained_loss`).
+        """
         state, row = _State(), self._row(window)
-        for i, t in enumerate(int(t) for t in ids):
+        for t in (int(t) for t in ids):
             if state.masks is None:
                 state.masks = self._compute_masks(row, state)
             words, pos, _ = state.masks
-            if not (t in words if t < self.n_words else
-                    pos is not None and t - self.n_words < row.L and pos[t - self.n_words]):
-                return i
+            ok = t in words if t < self.n_words else pos is not None and t - self.n_words < row.L and bool(
+                pos[t - self.n_words])
+            yield ok, words, None if pos is None else pos[:row.L]
+            if not ok:
+                return
             state = self._advance(window, state, t)
-        return None
 
     def allowed_next(self, window: int, ids) -> tuple[list[int], np.ndarray | None]:
         """(word ids, position mask over 0-based window positions or None) allowed after `ids` (no start token).

@@ -44,6 +44,7 @@ class TrainConfig:
     stage: str = "seq2seq"  # seq2seq (DNA -> GFF), decoder-lm (GFF LM), mlm (encoder pre-training), classification
     init_from: str | None = None  # a checkpoint folder to start from (e.g. a decoder-lm run's checkpoint-N)
     init_from_part: str = "decoder"  # what init_from loads: "decoder" (all but encoder.*), "all", or "encoder" only
+    constrained_loss: bool = False  # seq2seq: cross-entropy over only the tokens annotate's grammar allows at each step
     # -- encoder-only stages (mlm, classification) ----------------------------------------------------------
     mlm_probability: float = 0.15  # fraction of tokens MLM predicts (BERT's; 80% [MASK], 10% random, 10% kept)
     rc_augment: bool = False  # mlm/classification: reverse-complement each sequence with probability 1/2 per draw
@@ -89,7 +90,7 @@ _TYPES = {
             "eval_windows", "checkpoint_every", "keep_last", "log_every"),
     "optional_int": ("batch_size_start", "stop_at_step", "cpu_threads"),
     "float": ("mlm_probability", "lr", "min_lr_ratio", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "grad_clip"),
-    "bool": ("gradient_checkpointing", "tensorboard", "progress_bar", "eval_gene_level", "rc_augment",
+    "bool": ("constrained_loss", "gradient_checkpointing", "tensorboard", "progress_bar", "eval_gene_level", "rc_augment",
              "class_weighted_sampling"),
     "str": ("dataset", "run_dir", "stage", "init_from_part", "mixed_precision"),
     "optional_str": ("dna_tokenizer", "init_from"),

@@ -19,6 +19,7 @@ step. Evaluation uses step 0, which training never has, so the validation masks 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .modeling_genefinder import GeneFinderEncoderOutput
 from .processing_genefinder import _pad
@@ -137,6 +138,10 @@ class Seq2SeqTask:
     def batch(self, rows: WindowBatches, indices: list[int], step: int, positions: list[int]) -> dict:
         out = rows.batch(indices, dna_free=self.constant_encoder is not None)
         out["units"] = int((out["labels"] != -100).sum())
+        if self.cfg.constrained_loss:
+            picked = rows.rows[indices]
+            n_positions = (out.get("nucleotide_ids", out["input_ids"])).shape[1]
+            out["allowed"] = grammar_allowed(picked["dna"], picked["genetic_code"], out["labels"], n_positions)
         return out
 
     def forward(self, model, batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,16 +152,45 @@ class Seq2SeqTask:
             enc, attn = self.constant_encoder(lengths, device)
             out = model(encoder_outputs=enc, attention_mask=attn, labels=batch["labels"])
         else:
-            out = model(**batch)
-        labels = batch["labels"]
+            out = model(**{k: v for k, v in batch.items() if k != "allowed"})
+        labels, logits, loss = batch["labels"], out.logits, out.loss
+        if "allowed" in batch:  # the choice annotate's grammar leaves at each step, not the whole vocabulary
+            logits = logits.masked_fill(~batch["allowed"], torch.finfo(logits.dtype).min)
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
         mask = labels != -100
         n = mask.sum()
-        correct = ((out.logits.argmax(-1) == labels) & mask).sum()
-        return out.loss * n, torch.stack([n, correct]).double()
+        correct = ((logits.argmax(-1) == labels) & mask).sum()
+        return loss * n, torch.stack([n, correct]).double()
 
     def eval_metrics(self, totals: torch.Tensor, windows: int) -> dict:
         return {"loss": (totals[0] / totals[1]).item(), "token_accuracy": (totals[2] / totals[1]).item(),
                 "windows": windows, "tokens": int(totals[1].item())}
+
+
+def grammar_allowed(dnas: list[str], genetic_codes: list[int], labels: torch.Tensor, n_positions: int) -> torch.Tensor:
+    """(B, T, n_words + n_positions) bool: the tokens annotate's grammar allows at each step of each reference.
+
+    From the first reference token the grammar forbids (a gene under `min_cds_length`, a selenoprotein, a
+    frameshift: about 2% of bacterial windows) to the end of that row, every token is allowed, so such
+    references still train, unconstrained, rather than giving an infinite loss.
+    """
+    from .annotation import AnnotationSettings
+    from .tokenization_gff import GFFTokenizer
+
+    tok = GFFTokenizer()
+    n_words = tok.n_words
+    allowed = torch.ones(*labels.shape, n_words + n_positions, dtype=torch.bool)
+    for b, (dna, code) in enumerate(zip(dnas, genetic_codes)):
+        ids = [t for t in labels[b].tolist() if t != -100]
+        grammar = AnnotationSettings(genetic_code=code).grammar(tok, [dna])
+        for t, (ok, words, pos) in enumerate(grammar.allowed_along(0, ids)):
+            if not ok:
+                break
+            allowed[b, t] = False
+            allowed[b, t, words] = True
+            if pos is not None:
+                allowed[b, t, n_words:n_words + len(pos)] = torch.from_numpy(pos)
+    return allowed
 
 
 class DecoderLMTask(Seq2SeqTask):

@@ -386,3 +386,33 @@ def test_gene_level_eval_generates_and_scores_each_level():
     assert set(scores) == {"gene_f1", "exon_f1", "stop_f1", "start_f1"}
     assert scores["gene_f1"] == 0.0 and scores["stop_f1"] == 0.0
     assert model.training  # the hook leaves the model as it found it
+
+
+def test_constrained_loss_scores_the_reference_among_the_grammars_choices(dataset, tmp_path):
+    """Masking to the grammar's choices only raises the reference's probability, so the constrained loss of the
+    same weights is lower; windows with genes the grammar cannot express still train (unconstrained tail)."""
+    from datasets import load_from_disk
+
+    from genefinder.tokenization_gff import GFFTokenizer
+    from genefinder.training_tasks import grammar_allowed
+
+    split = load_from_disk(str(dataset))["train"]
+    rows = split.select(range(12))
+    labels = torch.nn.utils.rnn.pad_sequence([torch.tensor(t) for t in rows["target_ids"]], batch_first=True,
+                                             padding_value=-100)
+    allowed = grammar_allowed(rows["dna"], rows["genetic_code"], labels, max(rows["length"]))
+    n_words = GFFTokenizer().n_words
+    gold = allowed.gather(2, labels.clamp(min=0)[..., None])[..., 0]
+    assert gold[labels != -100].all()  # the reference is always among the allowed tokens
+    constrained = (labels != -100) & (allowed.sum(-1) < allowed.size(-1))
+    assert constrained.sum() > 0.9 * (labels != -100).sum()  # nearly every step is narrowed down
+    assert (allowed[..., n_words:].sum(-1)[constrained] < 1024).all()
+
+    cfg = config(dataset, tmp_path / "c", max_steps=3, warmup_steps=1, constrained_loss=True)
+    trainer = Trainer(cfg)
+    plain = Trainer(config(dataset, tmp_path / "p", max_steps=3, warmup_steps=1))
+    plain.model.load_state_dict(trainer.model.state_dict())
+    idx = list(range(4))
+    sums = [t.task.forward(t.model, t.task.batch(t.train_rows, idx, 1, idx), "cpu")[0].item() for t in (trainer, plain)]
+    assert sums[0] < sums[1]
+    assert train(cfg)["step"] == 3
