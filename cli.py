@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "embed": ("embed_cli", "mean-pooled encoder embedding per FASTA record -> Parquet"),
     "classify": ("classify_cli", "a trained sequence classifier on every FASTA record -> TSV"),
     "evaluate": ("evaluation", "score a predicted GFF3 against a reference (base, exon, gene, stop, start)"),
+    "errors": ("error_analysis", "where a prediction's errors are: missed genes by length, wrong starts, false positives"),
     "train": ("train", "train a model from a YAML config (same as `accelerate launch train.py`)"),
     "plot-training": ("training_monitor", "RUN_DIR/metrics.jsonl -> PNG curves (loss, lr, grad norm, eval)"),
     "export": ("hub_export", "RUN_DIR/checkpoint-N -> a Hub model folder with code, tokenizers and model card"),

@@ -294,7 +294,7 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
-def _read(path: str, role: str) -> tuple[list[Gene], GffReadReport]:
+def read_annotation(path: str, role: str) -> tuple[list[Gene], GffReadReport]:
     if not os.path.exists(path):
         raise GeneFinderInputError(f"{role} GFF3 file not found", path)
     if not os.path.isfile(path):
@@ -341,8 +341,8 @@ def evaluate_files(pred_path: str | os.PathLike, ref_path: str | os.PathLike,
                    region: Region | None = None) -> EvaluationReport:
     """Read both GFF3 files (plain or gzip) and score the first against the second."""
     pred_path, ref_path = str(pred_path), str(ref_path)
-    pred, pred_report = _read(pred_path, "prediction")
-    ref, ref_report = _read(ref_path, "reference")
+    pred, pred_report = read_annotation(pred_path, "prediction")
+    ref, ref_report = read_annotation(ref_path, "reference")
     p, r = coding_genes(pred), coding_genes(ref)
     warnings = _seqid_warnings(p, r, pred_path, ref_path, region)
     for role, report in (("prediction", pred_report), ("reference", ref_report)):

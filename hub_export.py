@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -114,7 +115,8 @@ def model_card(checkpoint: Path, results: str | Path | None = None) -> str:
         path = Path(results)
         if not path.is_file():
             raise GeneFinderInputError("--results: file not found", str(path))
-        sections.append(path.read_text(encoding="utf-8").strip())
+        # one heading level down, so the file's title becomes a section of the card
+        sections.append(re.sub(r"^(#+) ", r"#\1 ", path.read_text(encoding="utf-8").strip(), flags=re.M))
     for i, p in enumerate(paragraphs):
         if p.startswith("## Intended use"):
             paragraphs[i:i] = sections

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import LEVELS, EvaluationReport, evaluate_files
+from genefinder.error_analysis import analyse, render
+from genefinder.evaluation import LEVELS, EvaluationReport, evaluate_files, read_annotation
 from genefinder.machine_info import cpu_model
 
 HEADER = """# Baselines: Prodigal and Augustus on the shared genomes
@@ -78,6 +79,7 @@ class ToolRun:
     seconds: float | None = None  # wall clock
     cpu_seconds: float | None = None  # user + system, less sensitive to other load on the machine
     report: EvaluationReport | None = None
+    errors: str = ""  # bacteria: where the errors are (genefinder errors), as markdown tables
     note: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -272,6 +274,10 @@ def render_section(name: str, args, genome: Genome, runs: list[ToolRun], command
     for run in runs:
         if run.command:
             lines.append(f"- {run.tool}: `{run.command}`")
+    if any(run.errors for run in runs):
+        lines += ["", "Where the errors are (`genefinder errors PRED REF`: missed reference genes by length, wrong "
+                  "starts, false positives by what they overlap):", ""]
+        lines += [run.errors for run in runs if run.errors]
     lines.append(f"<!-- /baselines:{name} -->")
     return "\n".join(lines) + "\n"
 
@@ -336,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
                 if run.seconds is not None and not run.note and gff.is_file():
                     run.report = evaluate_files(gff, args.gff)
                     run.notes = run.report.warnings
+                    if bacteria:
+                        run.errors = render(run.tool, analyse(read_annotation(gff, "prediction")[0],
+                                                              read_annotation(args.gff, "reference")[0]))
                     if args.keep:
                         args.keep.mkdir(parents=True, exist_ok=True)
                         shutil.copy(gff, args.keep / gff.name)

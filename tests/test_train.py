@@ -328,7 +328,7 @@ def test_export_for_the_repository_links_code_and_carries_held_out_results(short
 
     run_dir, _ = short_run
     results = tmp_path / "heldout.md"
-    results.write_text("## Held-out genome\n\n| tool | gene F1 |\n|---|---|\n| genefinder | 0.123 |\n")
+    results.write_text("# Held-out genome\n\n| tool | gene F1 |\n|---|---|\n| genefinder | 0.123 |\n")
     out = tmp_path / "default_model"
     export(run_dir / "checkpoint-40", out, results=results, link_code=True)
     card = (out / "README.md").read_text()
