@@ -31,13 +31,6 @@ TINY = {"encoder_config": {"encoder_type": "aido", "hidden_size": 32, "num_hidde
         "d_model": 32, "decoder_layers": 2, "decoder_attention_heads": 2, "decoder_ffn_dim": 64}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _restore_torch_threads():
-    """cpu_threads: 1 (tiny models run fastest single-threaded on a busy CPU) must not leak into other test files."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):

@@ -23,12 +23,6 @@ SLICES = {"ecoli": ("ecoli_k12_mg1655", "NC_000913.3", 40_000), "bsub": ("bsubti
           "mgen": ("mgenitalium_g37", "Chromosome", 16_000)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _restore_torch_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def fastas(tmp_path_factory):

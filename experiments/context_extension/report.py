@@ -15,7 +15,7 @@ TARGET = 0.05  # issue #7: at 16L, the best method within 5% of its own loss at 
 
 
 def _table(block: dict, lengths: list[str]) -> list[str]:
-    head = ["method", *(f"{int(n):,} nt" for n in lengths), f"16L / L", "within 5%"]
+    head = ["method", *(f"{int(n):,} nt" for n in lengths), "16L / L", "within 5%"]
     rows = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for method, by_len in block.items():
         ratio = by_len[lengths[-1]]["loss"] / by_len[lengths[0]]["loss"]
