@@ -68,10 +68,14 @@ def run_annotation(args) -> None:
 
     state = PartialState(cpu=args.device == "cpu")
     fa = FastaFile(args.genome)
-    settings = AnnotationSettings(window=args.window, overlap=args.overlap, batch_size=args.batch_size,
-                                  max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
-                                  constrained=not args.no_constraints, introns=args.eukaryote)
     model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device))
+    window, overlap = AnnotationSettings.window_for(model.config, args.window, args.overlap)
+    try:
+        settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,
+                                      max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
+                                      constrained=not args.no_constraints, introns=args.eukaryote)
+    except ValueError as err:
+        raise GeneFinderInputError(str(err)) from None
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     out = Path(args.output)
     partial = out.parent / f"{out.name}.partial.{state.process_index}.jsonl"
@@ -163,8 +167,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model folder or Hub repo id (default: the bundled model)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--window", type=int, default=AnnotationSettings.window)
-    parser.add_argument("--overlap", type=int, default=AnnotationSettings.overlap)
+    parser.add_argument("--window", type=int, help="nt per window (default: the model's training window, else "
+                        f"{AnnotationSettings.window})")
+    parser.add_argument("--overlap", type=int, help="nt shared by neighbouring windows (default: window / 4)")
     parser.add_argument("--max-new-tokens", type=int, default=AnnotationSettings.max_new_tokens,
                         help="generation limit per window (a gene cut by it is dropped)")
     parser.add_argument("--genetic-code", type=int, default=11, help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes")
@@ -182,7 +187,7 @@ def run(args) -> None:
         raise GeneFinderInputError("--device cuda, but no CUDA device is available")
     try:
         GeneticCode(args.genetic_code)
-        AnnotationSettings(window=args.window, overlap=args.overlap, batch_size=args.batch_size)
+        AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

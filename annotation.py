@@ -50,6 +50,12 @@ class AnnotationSettings:
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
 
+    @classmethod
+    def window_for(cls, config, window: int | None = None, overlap: int | None = None) -> tuple[int, int]:
+        """(window, overlap): the ones asked for, else the model's trained window and a quarter of it as overlap."""
+        window = window or getattr(config, "trained_window", None) or cls.window
+        return window, window // 4 if overlap is None else overlap
+
     def grammar(self, tok, dnas: list[str], max_length: int | None = None):
         """The decoding grammar of these settings for windows `dnas` (also what train.py's constrained loss uses,
         so training and annotation see the same choices); `max_length` counts the decoder start token."""

@@ -29,6 +29,8 @@ class GeneFinderConfig(PretrainedConfig):
         genetic_code: NCBI translation table used by grammar-constrained decoding (11 bacteria, 4
             Mycoplasma, 1 eukaryotes).
         gff_vocab_size: number of GFF words (coordinates come after them). Set from the tokenizer.
+        trained_window: length (nt) of the windows the model was trained on, set by train.py; `genefinder
+            annotate` and the pipeline use it as their default window (longer ones work, untrained).
     """
 
     model_type = "genefinder"
@@ -56,6 +58,7 @@ class GeneFinderConfig(PretrainedConfig):
         is_encoder_decoder: bool = True,
         tie_word_embeddings: bool = False,
         use_cache: bool = True,
+        trained_window: int | None = None,
         **kwargs,
     ):
         # Both Auto classes resolve to the one model; register_for_auto_class would record only the last one.
@@ -102,6 +105,7 @@ class GeneFinderConfig(PretrainedConfig):
         self.vocab_size = gff_vocab_size  # the fixed part of the output; coordinates follow it
         self.initializer_range = initializer_range
         self.use_cache = use_cache
+        self.trained_window = trained_window
         super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
                          decoder_start_token_id=decoder_start_token_id, is_encoder_decoder=is_encoder_decoder,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)

@@ -60,6 +60,8 @@ def export(checkpoint: str | Path, out_dir: str | Path, results: str | Path | No
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model = GeneFinderForConditionalGeneration.from_pretrained(ckpt)
+        if model.config.trained_window is None:  # checkpoints from before train.py recorded it
+            model.config.trained_window = _dataset_window(ckpt)
         GeneFinderConfig.register_for_auto_class()
         GeneFinderForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
         GFFTokenizer.register_for_auto_class("AutoTokenizer")
@@ -74,6 +76,17 @@ def export(checkpoint: str | Path, out_dir: str | Path, results: str | Path | No
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _dataset_window(checkpoint: Path) -> int | None:
+    """Longest training window of the run's dataset (trainer_state.json names it), if it is still there."""
+    state_file = checkpoint / "trainer_state.json"
+    dataset = json.loads(state_file.read_text()).get("dataset") if state_file.is_file() else None
+    if not dataset or not Path(dataset).is_dir():
+        return None
+    import datasets
+
+    return max(datasets.load_from_disk(dataset)["train"]["length"])
 
 
 def link_package_code(folder: Path, final: Path) -> None:

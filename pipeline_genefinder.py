@@ -38,6 +38,8 @@ class GeneFindingPipeline(Pipeline):
             raise ValueError(f"unknown gene-finding argument(s) {sorted(unknown)}; known: {SETTING_NAMES}")
         if "genetic_code" not in settings:
             settings["genetic_code"] = getattr(self.model.config, "genetic_code", 11)
+        settings["window"], settings["overlap"] = AnnotationSettings.window_for(
+            self.model.config, settings.get("window"), settings.get("overlap"))
         eukaryote = bool(eukaryote)
         return {}, {"settings": AnnotationSettings(introns=eukaryote, **settings)}, {"eukaryote": eukaryote}
 

@@ -123,6 +123,7 @@ class Seq2SeqTask:
     def build_model(self, data):
         from .modeling_genefinder import GeneFinderForConditionalGeneration
 
+        self.model_config.trained_window = max(_lengths(data["train"]))  # annotate's default window
         model = GeneFinderForConditionalGeneration(self.model_config)
         if self.frozen_encoder:
             model.get_encoder().requires_grad_(False)

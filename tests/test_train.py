@@ -409,3 +409,16 @@ def test_constrained_loss_scores_the_reference_among_the_grammars_choices(datase
     sums = [t.task.forward(t.model, t.task.batch(t.train_rows, idx, 1, idx), "cpu")[0].item() for t in (trainer, plain)]
     assert sums[0] < sums[1]
     assert train(cfg)["step"] == 3
+
+
+def test_training_records_its_window_as_annotates_default(short_run):
+    from types import SimpleNamespace
+
+    from genefinder.annotation import AnnotationSettings
+
+    run_dir, _ = short_run
+    saved = json.loads((run_dir / "checkpoint-40" / "config.json").read_text())
+    assert saved["trained_window"] == 1024  # the dataset's windows
+    assert AnnotationSettings.window_for(SimpleNamespace(trained_window=1024)) == (1024, 256)
+    assert AnnotationSettings.window_for(SimpleNamespace(trained_window=1024), 3000, 100) == (3000, 100)
+    assert AnnotationSettings.window_for(None) == (AnnotationSettings.window, AnnotationSettings.window // 4)
