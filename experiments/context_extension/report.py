@@ -79,8 +79,9 @@ def write_report(results: dict, docs: Path, command: str) -> None:
         f"- Every method is configured for the target factor {meta['factor']} (`rope_parameters`, methods.py) and "
         "evaluated at every length. LongRoPE's long factors come from a grid search on held-in validation "
         f"windows: {results.get('longrope_search', {})}.",
-        f"- Fine-tune: {meta['finetune_steps']} steps x {meta['finetune_batch']} windows of {int(lengths[-1]):,} nt "
-        f"at lr {meta.get('finetune_lr')}, the same for every method (`train.py --stage mlm --init_from ...`).",
+        (f"- Fine-tune: {meta['finetune_steps']} steps x {meta['finetune_batch']} windows of {int(lengths[-1]):,} nt "
+         f"at lr {meta.get('finetune_lr')}, the same for every method (`train.py --stage mlm --init_from ...`)."
+         if results.get("finetuned") else "- Fine-tune: not run yet."),
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}; torch threads {meta['threads']}; "
         f"{datetime.date.today().isoformat()}.",
         "",
@@ -92,7 +93,11 @@ def write_report(results: dict, docs: Path, command: str) -> None:
     lines += ["", f"Best at 16L relative to its own loss at L: **{LABELS[best]}**, ratio {ratio:.3f} "
               f"(target <= {1 + TARGET:.2f}: {'met' if ratio <= 1 + TARGET else 'not met'})."]
     if results.get("finetuned"):
-        lines += ["", "## After the same short fine-tune at 16L", "", *_table(results["finetuned"], lengths)]
+        lines += ["", "## After the same short fine-tune at 16L", ""]
+        if len(results["finetuned"]) < len(results["zero_shot"]):
+            lines += [f"{len(results['finetuned'])} of {len(results['zero_shot'])} methods fine-tuned so far; "
+                      "re-running the study command resumes the others.", ""]
+        lines += _table(results["finetuned"], lengths)
         best, ratio = _best(results["finetuned"], lengths)
         lines += ["", f"Best at 16L relative to its own loss at L: **{LABELS[best]}**, ratio {ratio:.3f} "
                   f"(target <= {1 + TARGET:.2f}: {'met' if ratio <= 1 + TARGET else 'not met'})."]

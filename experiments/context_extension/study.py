@@ -141,10 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     build_windows(long, lengths[-1])
     t0 = time.perf_counter()
     base = train(args, args.work / "base", short, [], cfg.max_steps)
-    results["meta"] = {"config": os.path.relpath(args.config, ROOT), "trained_length": trained, "factor": factor,
-                       "base_checkpoint": os.path.relpath(base, ROOT), "base_state": json.loads((base / "trainer_state.json").read_text()),
-                       "heldout": args.heldout, "regions": args.regions, "finetune_steps": args.finetune_steps,
-                       "finetune_batch": args.finetune_batch, "finetune_lr": args.finetune_lr, "threads": args.threads}
+    meta = {"config": os.path.relpath(args.config, ROOT), "trained_length": trained, "factor": factor,
+            "base_checkpoint": os.path.relpath(base, ROOT),
+            "base_state": json.loads((base / "trainer_state.json").read_text()),
+            "heldout": args.heldout, "regions": args.regions, "threads": args.threads}
+    if args.finetune_steps:  # a report-only call (--finetune-steps 0) keeps the settings the fine-tunes ran with
+        meta |= {"finetune_steps": args.finetune_steps, "finetune_batch": args.finetune_batch,
+                 "finetune_lr": args.finetune_lr}
+    results["meta"] = results.get("meta", {}) | meta
     processor = EncoderInputs(enc)
     if args.heldout == "test-split":
         heldout = split_windows(long, "test", args.regions, args.seed)
