@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, p in enumerate(phases, start=1):
         folder = args.out.with_name(f"{args.out.name}-phase{i}")
         plots[p["run"]] = plot_training(p["run"], folder)
-    command = "python benchmarks/training_record.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/training_record.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text(render(args.title, phases, plots, command))
     print(args.out.with_suffix(".md"))
