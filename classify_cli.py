@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 
-from .embed_cli import add_model_arguments, embed_fasta, write_atomically
+from .atomic_output import atomic_path
+from .embed_cli import add_model_arguments, embed_fasta
+from .encoder_inference import read_config_json
 from .errors import GeneFinderInputError
 
 
@@ -20,17 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> None:
     import torch
 
-    records, embeddings, model = embed_fasta(args)
-    if not hasattr(model, "classifier"):
+    if "GeneFinderForSequenceClassification" not in (read_config_json(args.model).get("architectures") or []):
         raise GeneFinderInputError("not a sequence classifier (train one with stage: classification)", args.model)
+    records, embeddings, model = embed_fasta(args)
     probs = torch.softmax(model.classifier(embeddings.to(model.device)).float(), dim=-1).cpu()
     names = [model.config.id2label[i] for i in range(probs.size(1))]
 
-    def write(path):
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("\t".join(["id", "label", *(f"p_{n}" for n in names)]) + "\n")
-            for (rid, _), p in zip(records, probs):
-                fh.write("\t".join([rid, names[int(p.argmax())], *(f"{v:.6f}" for v in p.tolist())]) + "\n")
-
-    write_atomically(args.output, write)
+    with atomic_path(args.output) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.write("\t".join(["id", "label", *(f"p_{n}" for n in names)]) + "\n")
+        for (rid, _), p in zip(records, probs):
+            fh.write("\t".join([rid, names[int(p.argmax())], *(f"{v:.6f}" for v in p.tolist())]) + "\n")
     print(f"classified {len(records)} records into {args.output}")

@@ -7,9 +7,8 @@ temporary file beside the output and renamed, so an interrupted run leaves no pa
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
+from .atomic_output import atomic_path
 from .errors import GeneFinderInputError
 
 
@@ -25,18 +24,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
-
-
-def write_atomically(path: str, write) -> None:
-    """`write(tmp_path)` then rename onto `path`: readers never see a partial file."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def embed_fasta(args):
@@ -61,5 +48,6 @@ def run(args) -> None:
     records, embeddings, _ = embed_fasta(args)
     table = pa.table({"id": [name for name, _ in records], "length": [len(seq) for _, seq in records],
                       "embedding": pa.array(embeddings.tolist(), type=pa.list_(pa.float32()))})
-    write_atomically(args.output, lambda tmp: pq.write_table(table, tmp))
+    with atomic_path(args.output) as tmp:
+        pq.write_table(table, tmp)
     print(f"wrote {len(records)} embeddings of width {embeddings.size(1)} to {args.output}")

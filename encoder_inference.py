@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as hf_logging
 
 from .errors import GeneFinderInputError
 from .fasta import FastaFile
@@ -34,14 +35,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def read_config_json(folder: str | Path) -> dict:
+    """A model folder's config.json as a dict, or a one-line error when the folder has none."""
+    config_file = Path(folder) / "config.json"
+    if not config_file.is_file():
+        raise GeneFinderInputError("no config.json here: not a model folder (a train.py checkpoint or an export)",
+                                   str(folder))
+    return json.loads(config_file.read_text(encoding="utf-8"))
+
+
 def load_encoder_model(folder: str | Path, device: torch.device):
     """(model in eval mode, its EncoderInputs, the encoder module (input_ids, mask) -> (B, L, E))."""
     folder = Path(folder)
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise GeneFinderInputError("no config.json here; give a model folder (train.py checkpoint or Hub export)",
-                                   str(folder))
-    model_type = json.loads(config_file.read_text()).get("model_type")
+    saved = read_config_json(folder)
+    model_type = saved.get("model_type")
     if model_type == "genefinder":
         from .modeling_genefinder import GeneFinderForConditionalGeneration
 
@@ -50,14 +57,24 @@ def load_encoder_model(folder: str | Path, device: torch.device):
     elif model_type == "genefinder_encoder":
         from .modeling_genefinder_encoder import GeneFinderEncoderModel, GeneFinderForSequenceClassification
 
-        architectures = json.loads(config_file.read_text()).get("architectures") or []
+        architectures = saved.get("architectures") or []
         cls = GeneFinderForSequenceClassification if "GeneFinderForSequenceClassification" in architectures \
             else GeneFinderEncoderModel
-        model = cls.from_pretrained(folder)
+        # An MLM folder loaded as the bare encoder drops its head on purpose: keep transformers' load report (a
+        # table of "UNEXPECTED" keys) off the terminal, and fail in one line only if encoder weights are missing.
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
+        try:
+            model, info = cls.from_pretrained(folder, output_loading_info=True)
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        if info["missing_keys"]:
+            raise GeneFinderInputError(f"the weights lack {len(info['missing_keys'])} tensors of this model (e.g. "
+                                       f"{sorted(info['missing_keys'])[0]})", str(folder))
         encoder_config, encoder = model.config, model.bert
     else:
         raise GeneFinderInputError(f"config.json has model_type {model_type!r}; expected a genefinder model",
-                                   str(config_file))
+                                   str(folder / "config.json"))
     bpe = None
     if encoder_config.encoder_type == "dnabert2":
         from .tokenization_dna import load_dnabert2_tokenizer

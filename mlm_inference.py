@@ -10,12 +10,11 @@ folder's `dna_tokenizer/`); the spans follow from k for characters and codons, a
 
 from __future__ import annotations
 
-import json
 import os
 
 import torch
 
-from .encoder_inference import resolve_device
+from .encoder_inference import read_config_json, resolve_device
 from .errors import GeneFinderInputError
 
 NUCLEOTIDES = "ACGT"
@@ -41,16 +40,11 @@ class MaskedLMScorer:
     @classmethod
     def from_folder(cls, path: str, device: str = "auto") -> MaskedLMScorer:
         """Load a saved `GeneFinderForMaskedLM` folder (config.json, model.safetensors, dna_tokenizer/ for BPE)."""
+        from .configuration_encoders import GeneFinderEncoderConfig
         from .modeling_genefinder_encoder import GeneFinderForMaskedLM
         from .tokenization_dna import load_dnabert2_tokenizer
 
-        from .configuration_encoders import GeneFinderEncoderConfig
-
-        config_file = os.path.join(path, "config.json")
-        if not os.path.isfile(config_file):
-            raise GeneFinderInputError("no config.json here: not a saved model folder", path)
-        with open(config_file, encoding="utf-8") as fh:
-            model_type = json.load(fh).get("model_type")
+        model_type = read_config_json(path).get("model_type")
         if model_type != GeneFinderEncoderConfig.model_type:
             raise GeneFinderInputError(f"config.json is for a {model_type!r} model, not a masked LM "
                                        f"({GeneFinderEncoderConfig.model_type!r}, train.py stage mlm)", path)

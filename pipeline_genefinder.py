@@ -67,7 +67,7 @@ class GeneFindingPipeline(Pipeline):
             from transformers.utils import cached_file
 
             path = cached_file(self.model.name_or_path, "dna_tokenizer/tokenizer.json")
-            cached_file(self.model.name_or_path, "dna_tokenizer/tokenizer_config.json",
+            cached_file(self.model.name_or_path, "dna_tokenizer/special_tokens_map.json",  # read beside it if any
                         _raise_exceptions_for_missing_entries=False)
             self._bpe = load_dnabert2_tokenizer(os.path.dirname(path))
         return self._bpe

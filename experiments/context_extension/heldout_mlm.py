@@ -38,9 +38,13 @@ def draw_heldout_set(fasta: str, n_regions: int, length: int, mask_probability: 
         seq = genome.fetch(name, start, start + length).upper()
         if set(seq) <= set("ACGT"):
             regions.append(seq)
+    return masked(regions, mask_probability, seed)
+
+
+def masked(regions: list[str], mask_probability: float, seed: int) -> HeldoutSet:
+    """The regions with a seeded set of positions to predict in each."""
     gen = torch.Generator().manual_seed(seed)
-    masks = [torch.rand(length, generator=gen) < mask_probability for _ in regions]
-    return HeldoutSet(regions, masks)
+    return HeldoutSet(regions, [torch.rand(len(r), generator=gen) < mask_probability for r in regions])
 
 
 @torch.no_grad()

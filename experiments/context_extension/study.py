@@ -35,7 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
+from heldout_mlm import HeldoutSet, draw_heldout_set, masked, score  # noqa: E402
 from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
 from report import write_report  # noqa: E402
 
@@ -93,8 +93,7 @@ def split_windows(dataset: Path, split: str, n: int, seed: int) -> HeldoutSet:
 
     rows = datasets.load_from_disk(str(dataset))[split]
     dna = [d for d in (d.upper() for d in rows.shuffle(seed=seed)["dna"]) if set(d) <= set("ACGT")][:n]
-    gen = torch.Generator().manual_seed(seed)
-    return HeldoutSet(dna, [torch.rand(len(d), generator=gen) < 0.15 for d in dna])
+    return masked(dna, 0.15, seed)
 
 
 def score_lengths(model, processor, heldout: HeldoutSet, lengths: list[int]) -> dict:

@@ -12,6 +12,7 @@ much organism identity the embeddings carry without any training for it: the lea
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import platform
 import random
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from genefinder.fasta import FastaFile
+from organism_classification import kmer_features  # the same k-mer features as the classification baseline
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
@@ -45,24 +47,17 @@ def fragments(per_genome: int, length: int, seed: int) -> list[tuple[str, str, s
 
 
 def knn_accuracy(x: np.ndarray, labels: list[str]) -> float:
-    """Leave-one-out accuracy of a K-nearest-neighbour majority vote under cosine similarity."""
+    """Leave-one-out accuracy of a K-nearest-neighbour majority vote under cosine similarity (ties: the nearest)."""
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
     sim = x @ x.T
     np.fill_diagonal(sim, -np.inf)
     right = 0
     for i, row in enumerate(sim):
-        votes = [labels[j] for j in np.argsort(-row)[:K]]
-        right += max(set(votes), key=votes.count) == labels[i]
+        votes = [labels[j] for j in np.argsort(-row, kind="stable")[:K]]  # nearest first
+        counts = Counter(votes)
+        top = max(counts.values())
+        right += next(v for v in votes if counts[v] == top) == labels[i]  # a tie goes to the nearest: deterministic
     return right / len(labels)
-
-
-def kmer_frequencies(seqs: list[str], k: int = 4) -> np.ndarray:
-    index = {}
-    out = np.zeros((len(seqs), 4 ** k))
-    for r, s in enumerate(seqs):
-        for i in range(len(s) - k + 1):
-            out[r, index.setdefault(s[i:i + k], len(index))] += 1
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     png = args.out.with_suffix(".png")
     fig.savefig(png, dpi=120)
     acc_emb = knn_accuracy(emb, labels)
-    acc_kmer = knn_accuracy(kmer_frequencies([s for _, _, s in frags]), labels)
+    acc_kmer = knn_accuracy(kmer_features([s for _, _, s in frags], 4), labels)
     command = "python experiments/encoder_uses/embedding_map.py " + " ".join(argv if argv is not None else sys.argv[1:])
     args.out.with_suffix(".md").write_text(
         f"# Embeddings: `genefinder embed` on fragments of five bacteria\n\nProduced by `{command}` "
