@@ -31,6 +31,11 @@ class GeneFinderConfig(PretrainedConfig):
         gff_vocab_size: number of GFF words (coordinates come after them). Set from the tokenizer.
         trained_window: length (nt) of the windows the model was trained on, set by train.py; `genefinder
             annotate` and the pipeline use it as their default window (longer ones work, untrained).
+        coding_frame_loss_coef: weight of an auxiliary training loss: every nucleotide's pointer key predicts
+            its coding frame (`coding_frames.py`: non-coding, or codon position 1-3 on '+' or '-'). Dense
+            supervision (thousands of labels per window against tens of GFF tokens) that teaches the encoder
+            coding potential and strand, which the GFF tokens alone teach slowly. 0 (default) builds no head;
+            like Mixtral's `router_aux_loss_coef`, it is read by `forward` when `coding_labels` are given.
     """
 
     model_type = "genefinder"
@@ -59,6 +64,7 @@ class GeneFinderConfig(PretrainedConfig):
         tie_word_embeddings: bool = False,
         use_cache: bool = True,
         trained_window: int | None = None,
+        coding_frame_loss_coef: float = 0.0,
         **kwargs,
     ):
         # Both Auto classes resolve to the one model; register_for_auto_class would record only the last one.
@@ -106,6 +112,9 @@ class GeneFinderConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.use_cache = use_cache
         self.trained_window = trained_window
+        if coding_frame_loss_coef < 0:
+            raise ValueError(f"`coding_frame_loss_coef` must be >= 0, got {coding_frame_loss_coef}")
+        self.coding_frame_loss_coef = coding_frame_loss_coef
         super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
                          decoder_start_token_id=decoder_start_token_id, is_encoder_decoder=is_encoder_decoder,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)

@@ -5,7 +5,9 @@ At every step `GFFGrammarLogitsProcessor` sets to -inf the score of each token t
 1. the token grammar of `tokenization_gff` (`GENE± KIND [PARTIAL_LEFT] [PARTIAL_RIGHT] EXON* CDS* ... </s>`,
    then only `<pad>`), so every finished sequence decodes with `GFFTokenizer.decode_genes`;
 2. order and bounds: coordinates inside the row's own window, genes in canonical order (first coordinate
-   never below the previous gene's), transcripts of a gene likewise, exons and CDS pieces left to right
+   never below the previous gene's, and strictly above that of the previous gene on the same strand, so no
+   gene is written twice: a weak model otherwise repeats one gene until the length limit, and the genes after
+   it in the window are never written), transcripts of a gene likewise, exons and CDS pieces left to right
    without overlap, end >= start;
 3. the biology of the window's DNA under one NCBI translation table (`genetic_code.py`):
    - a CDS complete on its 5' side starts with a start codon (phase 0, no PHASE token); on its 3' side it
@@ -465,12 +467,13 @@ TOP, DONE, BROKEN, GENE, TX, EXON_S, EXON_E, AFTER_EXON, CDS_PH, CDS_S, CDS_E, A
 class _State:
     """Where one row stands in the grammar. Never mutated once built (rows and beams share states)."""
 
-    __slots__ = ("mode", "strand", "gene_lb", "gene_start", "tx_lb", "tx_start", "kind", "coding", "pl", "pr",
+    __slots__ = ("mode", "strand", "gene_lb", "strand_lb", "gene_start", "tx_lb", "tx_start", "kind", "coding", "pl", "pr",
                  "n_exons", "first_exon", "exon_start", "last_exon_end", "cfg", "n_cds", "acc", "introns", "x",
                  "phase", "frames", "prev_end", "can_close", "can_continue", "masks")
 
     def __init__(self):
         self.mode, self.strand, self.gene_lb, self.gene_start = TOP, "+", 0, -1
+        self.strand_lb = {"+": 0, "-": 0}  # least first coordinate of a next gene on each strand (never mutated)
         self.tx_lb, self.tx_start, self.kind, self.coding, self.pl, self.pr = 0, -1, "", False, False, False
         self.n_exons, self.first_exon, self.exon_start, self.last_exon_end = 0, -1, -1, -1
         self.cfg, self.n_cds, self.acc, self.introns, self.x, self.phase = None, 0, 0, 0, -1, 0
@@ -688,9 +691,16 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
         words = [self.eos]
         words += self._kind_words(row, s.strand, s.tx_start)
         for strand in "+-":
-            if self._gene_ok(row, strand, s.gene_start):
+            if self._gene_ok(row, strand, self._next_gene_lb(s, strand)):
                 words.append(self.w["GENE" + strand])
         return words
+
+    @staticmethod
+    def _next_gene_lb(s: _State, strand: str) -> int:
+        """Least first coordinate of a gene on `strand` after the open one: canonical order, and strictly after
+        the last start on the same strand (the open gene's included), so no gene repeats."""
+        lb = max(s.gene_start, s.strand_lb[strand])
+        return lb + 1 if strand == s.strand else lb
 
     def _kind_words(self, row: _Row, strand: str, lb: int) -> list[int]:
         out = []
@@ -810,7 +820,9 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
         m = s.mode
         if t in (w["GENE+"], w["GENE-"]):  # from TOP or after a finished transcript
             new.mode, new.strand = GENE, "+" if t == w["GENE+"] else "-"
-            new.gene_lb = s.gene_lb if m == TOP else s.gene_start
+            if m != TOP:  # the gene just closed
+                new.strand_lb = {**s.strand_lb, s.strand: s.gene_start + 1}
+            new.gene_lb = max(s.gene_lb if m == TOP else s.gene_start, new.strand_lb[new.strand])
             new.gene_start, new.tx_lb = -1, new.gene_lb
             return new
         if t in self.kind_of:  # first transcript of a gene, or the next one

@@ -44,6 +44,14 @@ class GeneFinderEncoderOutput(ModelOutput):
     nucleotide_mask: torch.BoolTensor | None = None  # (B, N) True where the window has a nucleotide
 
 
+@dataclass
+class GeneFinderSeq2SeqOutput(Seq2SeqLMOutput):
+    """BART's seq2seq output plus the auxiliary coding-frame head's, when `coding_labels` were given."""
+
+    coding_loss: torch.FloatTensor | None = None  # mean cross-entropy over the labelled nucleotides
+    coding_logits: torch.FloatTensor | None = None  # (B, N, 7): classes of coding_frames.FRAME_CLASSES
+
+
 class GeneFinderNucleotideKeys(nn.Module):
     """One pointer key per nucleotide: token state + offset-in-token embedding + local base context."""
 
@@ -194,6 +202,8 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         self.final_layer_norm = nn.LayerNorm(config.d_model)
         self.word_head = nn.Linear(config.d_model, config.gff_vocab_size)
         self.pointer_query = nn.Linear(config.d_model, config.d_model)
+        # training aid (config.coding_frame_loss_coef): the frame of every nucleotide from its pointer key
+        self.coding_head = nn.Linear(config.d_model, 7) if config.coding_frame_loss_coef > 0 else None
         self.gradient_checkpointing = False
         self.post_init()
 
@@ -220,7 +230,10 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
 
     def forward(self, input_ids=None, attention_mask=None, nucleotide_ids=None, nucleotide_to_token=None,
                 nucleotide_offset=None, decoder_input_ids=None, decoder_attention_mask=None, encoder_outputs=None,
-                past_key_values: Cache | None = None, labels=None, use_cache=None, **kwargs) -> Seq2SeqLMOutput:
+                past_key_values: Cache | None = None, labels=None, use_cache=None, coding_labels=None,
+                **kwargs) -> GeneFinderSeq2SeqOutput:
+        """`coding_labels` (B, N): coding_frames classes per nucleotide, -100 ignored; with a coding head they add
+        `config.coding_frame_loss_coef` x their cross-entropy to the loss (training only; generation skips it)."""
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_ids, attention_mask, nucleotide_ids, nucleotide_to_token,
                                            nucleotide_offset)
@@ -249,11 +262,17 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         pointer_logits = pointer_logits.masked_fill(~encoder_outputs.nucleotide_mask[:, None, :],
                                                     torch.finfo(pointer_logits.dtype).min)
         logits = torch.cat([word_logits, pointer_logits], dim=-1).float()  # (B, T, V)
-        loss = None
+        loss = coding_loss = coding_logits = None
         if labels is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
-        return Seq2SeqLMOutput(loss=loss, logits=logits, past_key_values=past_key_values if use_cache else None,
-                               encoder_last_hidden_state=encoder_outputs.last_hidden_state)
+        if coding_labels is not None and self.coding_head is not None:
+            coding_logits = self.coding_head(keys).float()  # (B, N, 7)
+            coding_loss = F.cross_entropy(coding_logits.view(-1, 7), coding_labels.reshape(-1), ignore_index=-100)
+            if loss is not None:
+                loss = loss + self.config.coding_frame_loss_coef * coding_loss
+        return GeneFinderSeq2SeqOutput(loss=loss, logits=logits, past_key_values=past_key_values if use_cache else None,
+                                       encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+                                       coding_loss=coding_loss, coding_logits=coding_logits)
 
     def _shift_right(self, labels):
         shifted = labels.new_full(labels.shape, self.config.pad_token_id)

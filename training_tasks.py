@@ -53,11 +53,13 @@ def _lengths(split) -> list[int]:
 # ------------------------------------------------------------------------------------------------ seq2seq
 
 class WindowBatches:
-    """Rows of one split -> model inputs (GeneFinderInputs does the encoding)."""
+    """Rows of one split -> model inputs (GeneFinderInputs does the encoding); with `coding_frames`, also each
+    nucleotide's coding-frame class (`coding_labels`, from the `features` column) for the auxiliary head."""
 
-    def __init__(self, split, processor):
-        self.rows = split.select_columns(["dna", "target_ids", "length", "genetic_code"])
-        self.processor = processor
+    def __init__(self, split, processor, coding_frames: bool = False):
+        columns = ["dna", "target_ids", "length", "genetic_code"] + (["features"] if coding_frames else [])
+        self.rows = split.select_columns(columns)
+        self.processor, self.coding_frames = processor, coding_frames
         # GFF tokens and nucleotides per window, for a step's global counts (every process computes them alike)
         import pyarrow.compute as pc
 
@@ -68,10 +70,16 @@ class WindowBatches:
         return len(self.n_targets)
 
     def batch(self, indices: list[int], dna_free: bool = False) -> dict:
+        from .coding_frames import coding_frame_labels
+        from .features import genes_from_rows
+
         rows = self.rows[indices]
         dnas = ["N" * n for n in rows["length"]] if dna_free else rows["dna"]
         out = self.processor(dnas, rows["target_ids"])
         out["lengths"] = list(rows["length"])
+        if self.coding_frames and not dna_free:
+            out["coding_labels"] = _pad([torch.from_numpy(coding_frame_labels(genes_from_rows(f), n))
+                                         for f, n in zip(rows["features"], rows["length"])], -100)
         return out
 
 
@@ -113,6 +121,9 @@ class Seq2SeqTask:
         self.cfg, self.model_config = cfg, GeneFinderConfig(**cfg.model)
         self.encoder_config = self.model_config.encoder_config
         self.processor, self.constant_encoder = None, None
+        self.coding_frames = self.model_config.coding_frame_loss_coef > 0 and not self.frozen_encoder
+        if self.coding_frames:
+            self.required_columns = (*self.required_columns, "features")
 
     def set_tokenizer(self, bpe) -> None:
         """The BPE tokenizer (None for single-nucleotide encoders), once train.py has loaded it."""
@@ -131,7 +142,7 @@ class Seq2SeqTask:
         return model
 
     def rows(self, split) -> WindowBatches:
-        return WindowBatches(split, self.processor)
+        return WindowBatches(split, self.processor, self.coding_frames)
 
     def sampler(self, rows) -> SampleStream:
         return SampleStream(len(rows), self.cfg.seed)
@@ -146,7 +157,10 @@ class Seq2SeqTask:
         return out
 
     def forward(self, model, batch: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(sum of token losses, [tokens, tokens predicted right] as float64) for one micro-batch."""
+        """(sum of the loss over GFF tokens, [tokens, tokens predicted right, coding-frame loss x tokens,
+        nucleotides, nucleotides' frame right] as float64) for one micro-batch. The coding-frame loss (zero
+        without the head) is a per-nucleotide mean weighted by the GFF tokens, so it keeps its coefficient's
+        weight whatever the split into micro-batches; the first element includes it x the coefficient."""
         lengths = batch.pop("lengths")
         batch = {k: v.to(device) for k, v in batch.items() if k != "units"}
         if self.constant_encoder is not None:
@@ -155,17 +169,29 @@ class Seq2SeqTask:
         else:
             out = model(**{k: v for k, v in batch.items() if k != "allowed"})
         labels, logits, loss = batch["labels"], out.logits, out.loss
+        coding = torch.zeros(3, dtype=torch.float64, device=labels.device)
+        if getattr(out, "coding_loss", None) is not None:
+            target = batch["coding_labels"]
+            known = target != -100
+            coding = torch.stack([out.coding_loss.detach().double(), known.sum().double(),
+                                  ((out.coding_logits.argmax(-1) == target) & known).sum().double()])
         if "allowed" in batch:  # the choice annotate's grammar leaves at each step, not the whole vocabulary
             logits = logits.masked_fill(~batch["allowed"], torch.finfo(logits.dtype).min)
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
+            if getattr(out, "coding_loss", None) is not None:
+                loss = loss + self.model_config.coding_frame_loss_coef * out.coding_loss
         mask = labels != -100
         n = mask.sum()
         correct = ((logits.argmax(-1) == labels) & mask).sum()
-        return loss * n, torch.stack([n, correct]).double()
+        return loss * n, torch.cat([torch.stack([n, correct]).double(), coding[:1] * n, coding[1:]])
 
     def eval_metrics(self, totals: torch.Tensor, windows: int) -> dict:
-        return {"loss": (totals[0] / totals[1]).item(), "token_accuracy": (totals[2] / totals[1]).item(),
-                "windows": windows, "tokens": int(totals[1].item())}
+        coding_term = totals[3] / totals[1]
+        metrics = {"loss": (totals[0] / totals[1] - self.model_config.coding_frame_loss_coef * coding_term).item(),
+                   "token_accuracy": (totals[2] / totals[1]).item(), "windows": windows, "tokens": int(totals[1].item())}
+        if totals[4] > 0:
+            metrics.update(coding_loss=coding_term.item(), coding_accuracy=(totals[5] / totals[4]).item())
+        return metrics
 
 
 def grammar_allowed(dnas: list[str], genetic_codes: list[int], labels: torch.Tensor, n_positions: int) -> torch.Tensor:

@@ -15,6 +15,7 @@ from genefinder.processing_encoder import EncoderInputs
 from real_data import genome
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "context_extension"))
+from downstream import HeldoutRegion, load_with_rope, score_windows  # noqa: E402
 from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
 from methods import METHODS, longrope_factors, rope_parameters  # noqa: E402
 
@@ -65,3 +66,27 @@ def test_scorer_predicts_the_same_targets_at_every_length(base_checkpoint):
     direct = score(model, inputs, HeldoutSet(heldout.regions, heldout.masks), 4 * TRAINED, batch_size=1)
     assert direct["loss"] == pytest.approx(results[4 * TRAINED]["loss"], rel=1e-5)
     assert all(0 < r["loss"] < 5 and 0 <= r["accuracy"] <= 1 for r in results.values())
+
+
+def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp_path):
+    """The downstream view loads a plain-RoPE gene finder under another method (the config's rope_parameters,
+    nothing else) and scores annotation of a real region at W and 2W against its reference genes."""
+    from genefinder.configuration_genefinder import GeneFinderConfig
+    from genefinder.evaluation import Region
+    from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+
+    torch.manual_seed(0)
+    encoder = TINY | {"max_position_embeddings": 512}
+    GeneFinderForConditionalGeneration(GeneFinderConfig(encoder_config=encoder, d_model=32, decoder_layers=1,
+                                                        decoder_attention_heads=2, decoder_ffn_dim=64)
+                                       ).save_pretrained(tmp_path)
+    rope = rope_parameters("yarn", 16.0, 512, 10_000.0, n_freq=8)
+    model, _, _ = load_with_rope(tmp_path, rope)
+    assert model.config.encoder_config.rope_parameters["rope_type"] == "yarn"
+    assert model.encoder.dna.rotary_emb.rope_type == "yarn"
+    fasta, gff = genome("ecoli_k12_mg1655")
+    heldout = HeldoutRegion(fasta, gff, Region("NC_000913.3", 4_200_001, 4_203_000))
+    scores = score_windows(tmp_path, rope, heldout, 512, [1, 2])
+    assert list(scores) == ["512", "1024"]
+    for s in scores.values():
+        assert s["reference"] >= 1 and 0 <= s["gene_f1"] <= 1 and 0 <= s["stop_f1"] <= 1 and s["seconds"] >= 0

@@ -44,6 +44,25 @@ def test_logits_cover_words_and_every_nucleotide():
     assert out.logits.shape == (2, labels.size(1), tok.n_words + 300) and torch.isfinite(out.loss)
 
 
+def test_coding_frame_head_adds_its_weighted_loss_only_when_asked():
+    from genefinder.coding_frames import coding_frame_labels
+
+    tok = GFFTokenizer()
+    assert tiny().coding_head is None
+    model = tiny(coding_frame_loss_coef=0.5)
+    ids, labels = window_batch(length=300), labels_for(tok, 300)
+    genes = tok.decode_genes(labels[0].tolist())
+    frames = torch.from_numpy(coding_frame_labels(genes, 300)).expand(2, -1).clone()
+    frames[1, 250:] = -100  # ignored positions
+    plain = model(input_ids=ids, labels=labels)
+    aided = model(input_ids=ids, labels=labels, coding_labels=frames)
+    assert plain.coding_loss is None and aided.coding_logits.shape == (2, 300, 7)
+    assert torch.allclose(aided.loss, plain.loss + 0.5 * aided.coding_loss)
+    assert 1.5 < aided.coding_loss.item() < 2.5  # ~ln 7 before training
+    with pytest.raises(ValueError, match="coding_frame_loss_coef"):
+        GeneFinderConfig(coding_frame_loss_coef=-1)
+
+
 def test_padding_positions_cannot_be_pointed_at():
     model = tiny()
     ids = window_batch(length=100)

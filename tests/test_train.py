@@ -422,3 +422,18 @@ def test_training_records_its_window_as_annotates_default(short_run):
     assert AnnotationSettings.window_for(SimpleNamespace(trained_window=1024)) == (1024, 256)
     assert AnnotationSettings.window_for(SimpleNamespace(trained_window=1024), 3000, 100) == (3000, 100)
     assert AnnotationSettings.window_for(None) == (AnnotationSettings.window, AnnotationSettings.window // 4)
+
+
+def test_coding_frame_loss_trains_the_head_and_reports_it_apart(dataset, tmp_path):
+    """With `coding_frame_loss_coef` every window's nucleotides carry frame labels; eval logs the GFF loss without
+    the auxiliary term, plus the head's own loss and accuracy, and the head learns (loss falls from ~ln 7)."""
+    run_dir = tmp_path / "frames"
+    cfg = config(dataset, run_dir, max_steps=30, eval_every=10, constrained_loss=True,
+                 model=TINY | {"coding_frame_loss_coef": 1.0})
+    train(cfg)
+    evals = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
+    assert [e["step"] for e in evals] == [10, 20, 30]
+    assert all(0 < e["coding_accuracy"] <= 1 and e["loss"] > 0 for e in evals)
+    assert evals[-1]["coding_loss"] < evals[0]["coding_loss"] < math.log(7)
+    saved = json.loads((run_dir / "checkpoint-30" / "config.json").read_text())
+    assert saved["coding_frame_loss_coef"] == 1.0

@@ -45,8 +45,7 @@ def _plot(results: dict, lengths: list[str], path: Path) -> None:
     for ax, (key, title) in zip(axes[0], blocks):
         for method, by_len in results[key].items():
             ax.plot([int(n) for n in lengths], [by_len[n]["loss"] for n in lengths], marker="o", label=LABELS[method])
-        ax.set_xscale("log", base=2)
-        ax.set_xticks([int(n) for n in lengths], [f"{int(n) // 1024}k" if int(n) >= 1024 else n for n in lengths])
+        _ticks(ax, lengths)
         ax.set_xlabel("context length (nt)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -54,6 +53,64 @@ def _plot(results: dict, lengths: list[str], path: Path) -> None:
     axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+
+
+def _ticks(ax, windows: list[str]) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([int(n) for n in windows], [f"{int(n) // 1024}k" if int(n) >= 1024 else n for n in windows])
+
+
+def _plot_downstream(down: dict, windows: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), squeeze=False)
+    for ax, (key, title) in zip(axes[0], (("gene_f1", "gene F1 (start and stop exact)"), ("stop_f1", "stop F1"))):
+        for method, by_window in down.items():
+            ax.plot([int(n) for n in windows], [by_window[n][key] for n in windows], marker="o", label=LABELS[method])
+        _ticks(ax, windows)
+        ax.set_xlabel("annotation window (nt)")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def _downstream_section(results: dict, docs: Path) -> list[str]:
+    down, meta = results.get("downstream"), results.get("downstream_meta", {})
+    if not down:
+        return []
+    windows = list(next(iter(down.values())))
+    png = docs / "context_extension_downstream.png"
+    _plot_downstream(down, windows, png)
+    state = meta.get("state", {})
+    genome, _, region = meta["region"].partition(":")
+    first = next(iter(down.values()))[windows[0]]
+    head = ["method", *(f"{int(n):,} nt" for n in windows), "F1 at 16W / W"]
+    rows = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for method, by_window in down.items():
+        at_w, at_16w = by_window[windows[0]]["gene_f1"], by_window[windows[-1]]["gene_f1"]
+        ratio = f"{at_16w / at_w:.2f}" if at_w else "n/a"
+        cells = [f"{by_window[n]['gene_f1']:.3f} ({by_window[n]['stop_f1']:.3f})" for n in windows]
+        rows.append("| " + " | ".join([LABELS[method], *cells, ratio]) + " |")
+    best = max(down, key=lambda m: down[m][windows[-1]]["gene_f1"])
+    return [
+        "", "## Downstream: gene finding at 2W..16W", "",
+        f"- Gene finder: `{meta['config']}` ({meta['checkpoint']}: the study's encoder + a small decoder, trained "
+        f"at window W = {int(windows[0]):,} nt with the default model's recipe: {state.get('step', '?')} steps, "
+        f"{state.get('nucleotides_seen', 0) / 1e6:.1f} M nt, {state.get('train_seconds', 0) / 60:.1f} min on "
+        f"{state.get('device', '?')}).",
+        f"- Annotated: {genome} {region} (test block, never trained on; {first['reference']} reference genes "
+        "wholly inside), `genefinder annotate`'s path (windows overlapping by a quarter, grammar-constrained, "
+        "stitched), each method only a `rope_parameters` in the loaded config, no fine-tuning. Cells: gene F1 "
+        "(start and stop exact) and, in brackets, stop F1, by `evaluation.evaluate` on the region.",
+        "", *rows, "",
+        f"Highest gene F1 at 16W: **{LABELS[best]}** ({down[best][windows[-1]]['gene_f1']:.3f}; at W it had "
+        f"{down[best][windows[0]]['gene_f1']:.3f}).", "", f"![gene F1 vs window]({png.name})",
+    ]
 
 
 def write_report(results: dict, docs: Path, command: str) -> None:
@@ -101,5 +158,6 @@ def write_report(results: dict, docs: Path, command: str) -> None:
         best, ratio = _best(results["finetuned"], lengths)
         lines += ["", f"Best at 16L relative to its own loss at L: **{LABELS[best]}**, ratio {ratio:.3f} "
                   f"(target <= {1 + TARGET:.2f}: {'met' if ratio <= 1 + TARGET else 'not met'})."]
-    lines += ["", f"![loss vs length]({png.name})", ""]
+    lines += ["", f"![loss vs length]({png.name})"]
+    lines += _downstream_section(results, docs) + [""]
     (docs / "context_extension.md").write_text("\n".join(lines))

@@ -15,7 +15,10 @@ Stages (each writes under --work and is skipped when its output exists):
 4. zero-shot every method at L, 2L, 4L, 8L, 16L on the held-out DNA (heldout_mlm.py: same targets at every L).
 5. finetune  per method, `train.py --stage mlm --init_from base --model.rope_parameters <method>` at 16L for
              --finetune-steps steps (the same budget for every method), then scored like stage 4.
-6. report    docs/context_extension.md (tables, the 5% target, the commands) and docs/context_extension.png.
+6. downstream a gene finder (`train.py` seq2seq, --genefinder-config: the base encoder + a small decoder, window
+             W = L) annotates a test-block region (--downstream-region) with windows W..16W under every method,
+             zero-shot; gene-level and stop-exact F1 by `evaluation.evaluate` (downstream.py).
+7. report    docs/context_extension.md (tables, the 5% target, the commands) and docs/context_extension*.png.
 
 Every method is only a `rope_parameters` dict (methods.py), the same config option users set for training.
 """
@@ -35,11 +38,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from downstream import HeldoutRegion, score_windows  # noqa: E402
 from heldout_mlm import HeldoutSet, draw_heldout_set, masked, score  # noqa: E402
 from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
 from report import write_report  # noqa: E402
 
 from genefinder.configuration_encoders import GeneFinderEncoderConfig  # noqa: E402
+from genefinder.evaluation import parse_region  # noqa: E402
 from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM  # noqa: E402
 from genefinder.processing_encoder import EncoderInputs  # noqa: E402
 from genefinder.training_config import load_config  # noqa: E402
@@ -68,12 +73,14 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def train(args, run_dir: Path, dataset: Path, extra: list[str], steps: int) -> Path:
-    """train.py --stage mlm into run_dir (resumed if it has checkpoints); returns the final checkpoint."""
+def train(args, run_dir: Path, dataset: Path, extra: list[str], steps: int, config: Path | None = None,
+          stage: str = "mlm") -> Path:
+    """train.py (--config, default the study's MLM config) into run_dir, resumed if it has checkpoints; returns
+    the final checkpoint."""
     done = last_checkpoint(run_dir)
     if done is not None and int(done.name.split("-")[1]) >= steps:
         return done
-    cmd = [sys.executable, "train.py", "--config", str(args.config), "--stage", "mlm", "--dataset", str(dataset),
+    cmd = [sys.executable, "train.py", "--config", str(config or args.config), "--stage", stage, "--dataset", str(dataset),
            "--run_dir", str(run_dir), "--max_steps", str(steps), "--progress_bar", "false",
            "--cpu_threads", str(args.threads), *extra]
     sh(cmd + (["--resume"] if done is not None else []))
@@ -114,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-steps", type=int, default=10, help="0 skips fine-tuning")
     p.add_argument("--finetune-batch", type=int, default=1, help="16L windows per fine-tuning step")
     p.add_argument("--finetune-lr", type=float, default=2e-4, help="peak learning rate of every fine-tune")
+    p.add_argument("--genefinder-config", type=Path, default=ROOT / "configs" / "context-genefinder-cpu.yaml",
+                   help="the downstream gene finder (seq2seq at window W = L on the study's encoder)")
+    p.add_argument("--downstream-region", default="ecoli_k12_mg1655:NC_000913.3:4200001-4300000",
+                   help="GENOME:SEQID:START-END the gene finder annotates (default: in E. coli's test block); "
+                        "'none' skips the downstream view")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -191,6 +203,25 @@ def main(argv: list[str] | None = None) -> int:
         tuned[method] = score_lengths(load_mlm(ckpt, rope), processor, heldout, lengths)
         print(method, "fine-tuned", {k: round(v["loss"], 4) for k, v in tuned[method].items()}, flush=True)
         save()
+
+    # 6: the downstream view: a gene finder trained at W = L annotating with windows W..16W under every method
+    if args.downstream_region != "none":
+        genome, _, region = args.downstream_region.partition(":")
+        heldout_region = HeldoutRegion(DATA / genome / "genome.fna.gz", DATA / genome / "annotation.gff3.gz",
+                                       parse_region(region))
+        gf_cfg = load_config(args.genefinder_config)
+        finder = train(args, args.work / "genefinder", short, [], gf_cfg.max_steps, args.genefinder_config, "seq2seq")
+        results["downstream_meta"] = {
+            "config": os.path.relpath(args.genefinder_config, ROOT), "checkpoint": os.path.relpath(finder, ROOT),
+            "state": json.loads((finder / "trainer_state.json").read_text()), "region": args.downstream_region}
+        down = results.setdefault("downstream", {})
+        for method in args.methods:
+            if method in down:
+                continue
+            rope = rope_parameters(method, factor, trained, theta, n_freq, best_shape)
+            down[method] = score_windows(finder, rope, heldout_region, trained, args.multiples)
+            print(method, "downstream", {k: round(v["gene_f1"], 3) for k, v in down[method].items()}, flush=True)
+            save()
 
     results["meta"]["study_seconds_this_call"] = round(time.perf_counter() - t0, 1)
     save()
