@@ -73,7 +73,8 @@ def run_annotation(args) -> None:
     try:
         settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,
                                       max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
-                                      constrained=not args.no_constraints, introns=args.eukaryote)
+                                      constrained=not args.no_constraints, introns=args.eukaryote,
+                                      min_frame_agreement=args.min_frame_agreement)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
@@ -174,6 +175,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generation limit per window (a gene cut by it is dropped)")
     parser.add_argument("--genetic-code", type=int, default=11, help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes")
     parser.add_argument("--eukaryote", action="store_true", help="genes may have introns; write gene -> mRNA -> exon/CDS (default: prokaryote, gene -> CDS)")
+    parser.add_argument("--min-frame-agreement", type=float, default=AnnotationSettings.min_frame_agreement,
+                        help="models with a coding-frame head: keep a gene only if the head reads at least this "
+                             "fraction of its CDS in the gene's frame (0 keeps every generated gene)")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")

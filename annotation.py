@@ -6,7 +6,8 @@ The one path from DNA to genes, shared by `genefinder annotate`, the Hub pipelin
 2. windows are batched (`GeneFinderInputs`) into one `model.generate` call per batch, constrained by the
    GFF grammar and the window's DNA unless switched off;
 3. each window's tokens decode to genes in window coordinates (a trailing gene cut off by the generation
-   length limit is dropped, never half-written), then shift to genome coordinates;
+   length limit is dropped, never half-written); a model with a coding-frame head also checks each gene against
+   the head's per-nucleotide reading (`min_frame_agreement`); genes then shift to genome coordinates;
 4. `stitch` keeps every gene once, from the window that saw it whole and most centrally; genes cut by a
    window edge are kept only where that edge is the record's own end (then they stay marked partial).
 
@@ -24,6 +25,7 @@ from typing import Callable, Iterable
 
 import torch
 
+from .coding_frames import frame_agreement
 from .features import Gene
 from .processing_genefinder import GeneFinderInputs
 from .tokenization_gff import GFFTokenizer
@@ -42,6 +44,9 @@ class AnnotationSettings:
     min_cds_length: int = 60  # nt; the grammar forbids shorter complete CDS
     coding_only: bool = True  # the model was trained on coding genes only (build-dataset's default)
     num_beams: int = 1
+    # models with a coding-frame head (config.coding_frame_loss_coef > 0): drop a generated gene unless the head
+    # reads at least this fraction of its CDS nucleotides in the gene's own frame and strand; 0 keeps every gene
+    min_frame_agreement: float = 0.5
 
     def __post_init__(self):
         if self.window < 1 or not 0 <= self.overlap < self.window:
@@ -49,6 +54,8 @@ class AnnotationSettings:
                              f"overlap={self.overlap}")
         if self.batch_size < 1:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
+        if not 0 <= self.min_frame_agreement <= 1:
+            raise ValueError(f"`min_frame_agreement` must be in [0, 1], got {self.min_frame_agreement}")
 
     @classmethod
     def window_for(cls, config, window: int | None = None, overlap: int | None = None) -> tuple[int, int]:
@@ -93,12 +100,19 @@ class GeneFinderAnnotator:
         processors = []
         if self.settings.constrained:
             processors.append(self.settings.grammar(self.tok, dnas, max_length=self.settings.max_new_tokens + 1))
-        out = self.model.generate(**batch, max_new_tokens=self.settings.max_new_tokens, do_sample=False,
-                                  num_beams=self.settings.num_beams, logits_processor=processors,
+        encoded = self.model.get_encoder()(**batch)  # once, for generate and for the coding-frame check
+        out = self.model.generate(**batch, encoder_outputs=encoded, max_new_tokens=self.settings.max_new_tokens,
+                                  do_sample=False, num_beams=self.settings.num_beams, logits_processor=processors,
                                   output_scores=True, return_dict_in_generate=True)
         step_logprobs = _chosen_logprobs(out)  # (B, steps)
-        return [decode_generated(self.tok, ids.tolist(), len(dna), step_logprobs[i].tolist())
-                for i, (ids, dna) in enumerate(zip(out.sequences, dnas))]
+        genes = [decode_generated(self.tok, ids.tolist(), len(dna), step_logprobs[i].tolist())
+                 for i, (ids, dna) in enumerate(zip(out.sequences, dnas))]
+        head = getattr(self.model, "coding_head", None)
+        if head is None or self.settings.min_frame_agreement <= 0:
+            return genes
+        frames = head(encoded.nucleotide_keys).argmax(-1).cpu().numpy()  # (B, N)
+        return [[g for g in row if frame_agreement(g, frames[i, :len(dna)]) >= self.settings.min_frame_agreement]
+                for i, (row, dna) in enumerate(zip(genes, dnas))]
 
     def annotate_record(self, seqid: str, length: int, fetch: Callable[[int, int], str],
                         windows: Iterable[int] | None = None, progress: Callable[[int], None] | None = None

@@ -32,3 +32,11 @@ def coding_frame_labels(genes: list[Gene], length: int) -> np.ndarray:
                 else:
                     labels[lo - 1:hi] = 4 + (piece.end - positions - piece.phase) % 3
     return labels
+
+
+def frame_agreement(gene: Gene, predicted: np.ndarray) -> float:
+    """Fraction of the gene's CDS nucleotides (inside the window) whose predicted class (`predicted`: (L,) class
+    ids, e.g. the coding-frame head's argmax) is the frame the gene implies; 0.0 for a gene without CDS."""
+    labels = coding_frame_labels([gene], len(predicted))
+    inside = labels > 0
+    return float((predicted[inside] == labels[inside]).mean()) if inside.any() else 0.0

@@ -51,6 +51,31 @@ def test_unfinished_trailing_gene_is_dropped_and_scores_are_probabilities():
     assert len(genes) == 1 and genes[0].start == 10 and abs(genes[0].score - 0.905) < 1e-3
 
 
+def test_genes_the_coding_frame_head_does_not_read_in_frame_are_dropped(tmp_path):
+    """With a coding-frame head, a generated gene stays only if the head reads most of its CDS in the gene's frame:
+    a head that calls every nucleotide non-coding leaves nothing; min_frame_agreement 0 keeps what generate wrote."""
+    from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
+    from genefinder.processing_genefinder import GeneFinderInputs
+
+    fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
+    dna = "".join(fa.read_text().split("\n")[1:])
+    torch.manual_seed(0)
+    cfg = GeneFinderConfig(encoder_config={"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 1,
+                                           "num_attention_heads": 2, "intermediate_size": 64},
+                           d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64,
+                           coding_frame_loss_coef=1.0)
+    model = GeneFinderForConditionalGeneration(cfg).eval()
+    with torch.no_grad():
+        model.coding_head.bias.copy_(torch.tensor([9.0, 0, 0, 0, 0, 0, 0]))  # "non-coding" everywhere
+    tok, inputs = GFFTokenizer(), GeneFinderInputs("aido")
+    kept = GeneFinderAnnotator(model, tok, inputs, AnnotationSettings(max_new_tokens=40)).predict([dna])
+    every = GeneFinderAnnotator(model, tok, inputs, AnnotationSettings(max_new_tokens=40, min_frame_agreement=0)
+                                ).predict([dna])
+    assert kept == [[]] and len(every[0]) >= 1
+    with pytest.raises(ValueError, match="min_frame_agreement"):
+        AnnotationSettings(min_frame_agreement=2)
+
+
 @pytest.fixture(scope="module")
 def tiny_model_dir(tmp_path_factory):
     torch.manual_seed(0)

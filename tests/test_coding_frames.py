@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from genefinder.coding_frames import coding_frame_labels
+from genefinder.coding_frames import coding_frame_labels, frame_agreement
 from genefinder.features import CDSPart, Gene, Transcript, phase_after
 from genefinder.fasta import FastaFile
 from genefinder.gff3 import read_gff3
@@ -37,6 +37,16 @@ def test_frame_runs_across_an_intron():
 
 def test_pieces_beyond_the_window_are_clipped():
     assert coding_frame_labels([gene("+", (5, 40, 0))], 9).tolist() == [0, 0, 0, 0, 1, 2, 3, 1, 2]
+
+
+def test_frame_agreement_counts_the_cds_nucleotides_read_in_the_genes_frame():
+    g = gene("+", (4, 12, 0))
+    truth = coding_frame_labels([g], 20)
+    assert frame_agreement(g, truth) == 1.0
+    shifted = truth.copy()
+    shifted[3:6] = [4, 5, 6]  # one codon read on the other strand
+    assert frame_agreement(g, shifted) == 6 / 9 and frame_agreement(g, np.zeros(20, dtype=int)) == 0.0
+    assert frame_agreement(Gene("+", (Transcript("tRNA", exons=((2, 9),)),)), truth) == 0.0
 
 
 def test_real_genes_read_their_codons_in_frame(tmp_path):

@@ -15,7 +15,7 @@ from genefinder.processing_encoder import EncoderInputs
 from real_data import genome
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "context_extension"))
-from downstream import HeldoutRegion, load_with_rope, score_windows  # noqa: E402
+from downstream import load_with_rope, score_windows  # noqa: E402
 from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
 from methods import METHODS, longrope_factors, rope_parameters  # noqa: E402
 
@@ -74,6 +74,7 @@ def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp
     from genefinder.configuration_genefinder import GeneFinderConfig
     from genefinder.evaluation import Region
     from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+    from genefinder.region_annotation import GenomeRegion
 
     torch.manual_seed(0)
     encoder = TINY | {"max_position_embeddings": 512}
@@ -85,7 +86,7 @@ def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp
     assert model.config.encoder_config.rope_parameters["rope_type"] == "yarn"
     assert model.encoder.dna.rotary_emb.rope_type == "yarn"
     fasta, gff = genome("ecoli_k12_mg1655")
-    heldout = HeldoutRegion(fasta, gff, Region("NC_000913.3", 4_200_001, 4_203_000))
+    heldout = GenomeRegion(fasta, gff, Region("NC_000913.3", 4_200_001, 4_203_000))
     scores = score_windows(tmp_path, rope, heldout, 512, [1, 2])
     assert list(scores) == ["512", "1024"]
     for s in scores.values():

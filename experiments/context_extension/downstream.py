@@ -6,33 +6,21 @@ a method is only the encoder's `rope_parameters`, set on the saved config before
 user would run a model at a longer window. Annotation is `annotation.GeneFinderAnnotator` (the path of
 `genefinder annotate`: windows overlapping by a quarter, grammar-constrained generation, stitching) over a region
 of a training genome's test block, never trained on; scoring is `evaluation.evaluate` restricted to that region
-(gene level: start and stop exact; stop level: 3' end exact).
+(gene level: start and stop exact; stop level: 3' end exact), both in region_annotation.py.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from genefinder.annotation import AnnotationSettings
 from genefinder.configuration_encoders import GeneFinderEncoderConfig
 from genefinder.configuration_genefinder import GeneFinderConfig
-from genefinder.evaluation import Region, evaluate, read_annotation
-from genefinder.fasta import FastaFile
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.processing_genefinder import GeneFinderInputs
+from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
 from genefinder.tokenization_gff import GFFTokenizer
-from genefinder.windows import shift_genes
-
-
-@dataclass(frozen=True)
-class HeldoutRegion:
-    """A region of a genome (FASTA + reference GFF3) that the gene finder never trained on."""
-
-    fasta: Path
-    gff: Path
-    region: Region
 
 
 def load_with_rope(checkpoint: Path, rope: dict):
@@ -44,28 +32,17 @@ def load_with_rope(checkpoint: Path, rope: dict):
     return model, GFFTokenizer(), GeneFinderInputs(config.encoder_config.encoder_type)
 
 
-def annotate_region(model, tok, inputs, heldout: HeldoutRegion, window: int, max_new_tokens: int) -> list:
-    """Genes (genome coordinates) predicted in the region with windows of `window` nt overlapping by a quarter."""
-    settings = AnnotationSettings(window=window, overlap=window // 4, batch_size=8, max_new_tokens=max_new_tokens)
-    annotator = GeneFinderAnnotator(model, tok, inputs, settings)
-    fa, r = FastaFile(heldout.fasta), heldout.region
-    length = r.end - r.start + 1
-    preds = annotator.annotate_record(r.seqid, length, lambda s, e: fa.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e))
-    return shift_genes(stitch(preds, length), r.start - 1)
-
-
-def score_windows(checkpoint: Path, rope: dict, heldout: HeldoutRegion, trained_window: int,
+def score_windows(checkpoint: Path, rope: dict, heldout: GenomeRegion, trained_window: int,
                   multiples: list[int]) -> dict:
     """{window nt: {gene_f1, stop_f1, start_f1, base_f1, predicted, reference, seconds}} for one method."""
     model, tok, inputs = load_with_rope(checkpoint, rope)
-    reference, _ = read_annotation(str(heldout.gff), "reference")
     out = {}
     for m in multiples:
         window = m * trained_window
         t0 = time.perf_counter()
         # ~5 GFF tokens per gene and ~1 gene per kb in bacteria: twice that, so a window is never cut short
-        predicted = annotate_region(model, tok, inputs, heldout, window, max_new_tokens=16 + 10 * window // 1000)
-        scores = evaluate(predicted, reference, heldout.region)
+        settings = AnnotationSettings(window=window, overlap=window // 4, max_new_tokens=16 + 10 * window // 1000)
+        scores = score_region(annotate_region(model, tok, inputs, heldout, settings), heldout)
         out[str(window)] = {"gene_f1": scores["gene"].f1 or 0.0, "stop_f1": scores["stop"].f1 or 0.0,
                             "start_f1": scores["start"].f1 or 0.0, "base_f1": scores["base"].f1 or 0.0,
                             "predicted": scores["gene"].n_pred, "reference": scores["gene"].n_ref,

@@ -38,13 +38,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from downstream import HeldoutRegion, score_windows  # noqa: E402
+from downstream import score_windows  # noqa: E402
 from heldout_mlm import HeldoutSet, draw_heldout_set, masked, score  # noqa: E402
 from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
 from report import write_report  # noqa: E402
 
 from genefinder.configuration_encoders import GeneFinderEncoderConfig  # noqa: E402
-from genefinder.evaluation import parse_region  # noqa: E402
+from genefinder.region_annotation import GenomeRegion  # noqa: E402
 from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM  # noqa: E402
 from genefinder.processing_encoder import EncoderInputs  # noqa: E402
 from genefinder.training_config import load_config  # noqa: E402
@@ -206,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 6: the downstream view: a gene finder trained at W = L annotating with windows W..16W under every method
     if args.downstream_region != "none":
-        genome, _, region = args.downstream_region.partition(":")
-        heldout_region = HeldoutRegion(DATA / genome / "genome.fna.gz", DATA / genome / "annotation.gff3.gz",
-                                       parse_region(region))
+        heldout_region = GenomeRegion.in_shared_data(DATA, args.downstream_region)
         gf_cfg = load_config(args.genefinder_config)
         finder = train(args, args.work / "genefinder", short, [], gf_cfg.max_steps, args.genefinder_config, "seq2seq")
         results["downstream_meta"] = {

@@ -39,7 +39,6 @@ from genefinder.fasta import FastaFile
 from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.machine_info import cpu_model
-from genefinder.windows import reverse_complement
 
 ROOT = Path(__file__).resolve().parents[2]
 ECOLI = ROOT.parent / "shared" / "data" / "ecoli_k12_mg1655"
