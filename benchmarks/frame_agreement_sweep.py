@@ -2,7 +2,7 @@
 region from a training genome's validation block, scored against its reference.
 
     .venv/bin/python benchmarks/frame_agreement_sweep.py --model default_model \\
-        --region ecoli_k12_mg1655:NC_000913.3:3800001-3900000 --out-md docs/frame_agreement_sweep.md
+        --region ecoli_k12_mg1655:NC_000913.3:3720001-4020000 --out-md docs/frame_agreement_sweep.md
 
 The default region lies in E. coli's validation block (build-dataset's --split-by region: 80-90% of each record),
 which the default model's training never used. Every threshold reruns the same windows, so the table isolates
@@ -34,9 +34,9 @@ DATA = ROOT.parent / "shared" / "data"
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default=str(ROOT / "default_model"))
-    p.add_argument("--region", default="ecoli_k12_mg1655:NC_000913.3:3800001-3900000",
+    p.add_argument("--region", default="ecoli_k12_mg1655:NC_000913.3:3720001-4020000",
                    help="GENOME:SEQID:START-END, GENOME a folder of ../shared/data")
-    p.add_argument("--thresholds", nargs="+", type=float, default=[0.0, 0.2, 0.3, 0.4, 0.5, 0.6])
+    p.add_argument("--thresholds", nargs="+", type=float, default=[0.0, 0.2, 0.3, 0.4, 0.5])
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-md", type=Path)

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--finetune-lr", type=float, default=2e-4, help="peak learning rate of every fine-tune")
     p.add_argument("--genefinder-config", type=Path, default=ROOT / "configs" / "context-genefinder-cpu.yaml",
                    help="the downstream gene finder (seq2seq at window W = L on the study's encoder)")
-    p.add_argument("--downstream-region", default="ecoli_k12_mg1655:NC_000913.3:4200001-4300000",
+    p.add_argument("--downstream-region", default="ecoli_k12_mg1655:NC_000913.3:4200001-4250000",
                    help="GENOME:SEQID:START-END the gene finder annotates (default: in E. coli's test block); "
                         "'none' skips the downstream view")
     p.add_argument("--threads", type=int, default=1)

@@ -1,0 +1,1 @@
+../coding_frames.py
