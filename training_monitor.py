@@ -28,7 +28,9 @@ PLOTS = {
                  [("train", "loss", "train"), ("eval", "loss", "validation")], True),
     "lr.png": ("learning rate", [("train", "lr", "lr")], False),
     "grad_norm.png": ("gradient norm (before clipping)", [("train", "grad_norm", "grad norm")], True),
-    "eval.png": ("validation token accuracy (teacher forcing)", [("eval", "token_accuracy", "token accuracy")], False),
+    "eval.png": ("validation accuracy (teacher forcing)", [("eval", "token_accuracy", "GFF token accuracy"),
+                                                          ("eval", "coding_accuracy", "coding-frame accuracy (per nt)")],
+                 False),
     "throughput.png": ("throughput", [("train", "nt_per_s", "nucleotides / s")], False),
     "batch_size.png": ("batch size", [("train", "batch_size", "windows per step")], False),
 }

@@ -45,7 +45,10 @@ def render(title: str, phases: list[dict], plots: dict[str, list[Path]], command
     for i, p in enumerate(phases, start=1):
         s, c, ev = p["state"], p["config"], p["eval"]
         loss = "grammar-constrained" if c.get("constrained_loss") else "full vocabulary"
+        coef = c.get("model", {}).get("coding_frame_loss_coef", 0)
+        loss += f" + {coef} x coding-frame" if coef else ""
         evs = f"{ev['loss']:.4f} / {ev['token_accuracy']:.3f} (step {ev['step']})" if ev else "–"
+        evs += f"; coding-frame accuracy {ev['coding_accuracy']:.3f}" if "coding_accuracy" in ev else ""
         lines.append(f"| {i} | `{p['run']}` | {p['checkpoint']} | {loss} | {c.get('init_from') or 'random'} | "
                      f"{s['step']:,} of {s['max_steps']:,} | {s['consumed_windows']:,} | {s['nucleotides_seen']:,} | "
                      f"{p['seconds'] / 3600:.2f} h | {s['processes']} x {s['device']} ({cpu_model()}), "
@@ -54,7 +57,8 @@ def render(title: str, phases: list[dict], plots: dict[str, list[Path]], command
     lines += ["", f"Total: {sum(p['state']['step'] for p in phases):,} steps, "
               f"{sum(p['state']['nucleotides_seen'] for p in phases) / 1e6:.1f} M nucleotides, {total / 3600:.2f} h.",
               "", "Validation loss is not comparable across phases with different losses: the constrained loss "
-              "scores each token among the grammar's choices only.", ""]
+              "scores each token among the grammar's choices only; the validation loss never includes the coding-frame "
+              "term (train loss does).", ""]
     for i, p in enumerate(phases, start=1):
         c = p["config"]
         lines += [f"## Phase {i}: `{p['run']}`", "", "```yaml", yaml.safe_dump(c, sort_keys=False).strip(), "```", ""]
