@@ -41,7 +41,10 @@ def score_windows(checkpoint: Path, rope: dict, heldout: GenomeRegion, trained_w
         window = m * trained_window
         t0 = time.perf_counter()
         # ~5 GFF tokens per gene and ~1 gene per kb in bacteria: twice that, so a window is never cut short
-        settings = AnnotationSettings(window=window, overlap=window // 4, max_new_tokens=16 + 10 * window // 1000)
+        # min_frame_agreement 0: the decoder's genes as written; the small model's coding-frame head is too weak
+        # to filter them (and would add a second, confounded use of the scaled encoder)
+        settings = AnnotationSettings(window=window, overlap=window // 4, max_new_tokens=16 + 10 * window // 1000,
+                                      min_frame_agreement=0.0)
         scores = score_region(annotate_region(model, tok, inputs, heldout, settings), heldout)
         out[str(window)] = {"gene_f1": scores["gene"].f1 or 0.0, "stop_f1": scores["stop"].f1 or 0.0,
                             "start_f1": scores["start"].f1 or 0.0, "base_f1": scores["base"].f1 or 0.0,

@@ -135,7 +135,8 @@ def _downstream_section(results: dict, docs: Path) -> list[str]:
         f"{state.get('device', '?')}).",
         f"- Annotated: {genome} {region} (test block, never trained on; {first['reference']} reference genes "
         "wholly inside), `genefinder annotate`'s path (windows overlapping by a quarter, grammar-constrained, "
-        "stitched), each method only a `rope_parameters` in the loaded config, no fine-tuning. Cells: gene F1 "
+        "stitched; no coding-frame filter), each method only a `rope_parameters` in the loaded config, no "
+        "fine-tuning. Cells: gene F1 "
         "(start and stop exact) and, in brackets, stop F1, by `evaluation.evaluate` on the region.",
         "", *rows, "",
         f"Highest gene F1 at 16W: **{LABELS[best]}** ({down[best][windows[-1]]['gene_f1']:.3f}; at W it had "
