@@ -119,13 +119,14 @@ def _downstream_section(results: dict, docs: Path) -> list[str]:
     state = meta.get("state", {})
     genome, _, region = meta["region"].partition(":")
     first = next(iter(down.values()))[windows[0]]
-    head = ["method", *(f"{int(n):,} nt" for n in windows), "F1 at 16W / W"]
+    head = ["method", *(f"{int(n):,} nt" for n in windows), "F1 at 16W / W", "genes predicted (W .. 16W)"]
     rows = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for method, by_window in down.items():
         at_w, at_16w = by_window[windows[0]]["gene_f1"], by_window[windows[-1]]["gene_f1"]
         ratio = f"{at_16w / at_w:.2f}" if at_w else "n/a"
         cells = [f"{by_window[n]['gene_f1']:.3f} ({by_window[n]['stop_f1']:.3f})" for n in windows]
-        rows.append("| " + " | ".join([LABELS[method], *cells, ratio]) + " |")
+        counts = " / ".join(str(by_window[n]["predicted"]) for n in windows)
+        rows.append("| " + " | ".join([LABELS[method], *cells, ratio, counts]) + " |")
     best = max(down, key=lambda m: down[m][windows[-1]]["gene_f1"])
     return [
         "", "## Downstream: gene finding at 2W..16W", "",
