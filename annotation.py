@@ -46,7 +46,7 @@ class AnnotationSettings:
     num_beams: int = 1
     # models with a coding-frame head (config.coding_frame_loss_coef > 0): drop a generated gene unless the head
     # reads at least this fraction of its CDS nucleotides in the gene's own frame and strand; 0 keeps every gene
-    min_frame_agreement: float = 0.5
+    min_frame_agreement: float = 0.4  # chosen on validation DNA: docs/frame_agreement_sweep.md
 
     def __post_init__(self):
         if self.window < 1 or not 0 <= self.overlap < self.window:

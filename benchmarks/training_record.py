@@ -1,7 +1,7 @@
 """The record of a training run made of one or more phases: docs/<name>.md (table) + docs/<name>/*.png (curves).
 
     .venv/bin/python benchmarks/training_record.py runs/bacteria-cpu:200 runs/bacteria-cpu-constrained \\
-        --title "The default model's training run" --out docs/default_model_training
+        runs/bacteria-cpu-frames --title "The default model's training run" --out docs/default_model_training
 
 Each argument is a train.py run directory, optionally `:STEP` for the checkpoint a later phase started from
 (default: the run's last checkpoint). Everything comes from the run's files (train_config.yaml,
@@ -58,7 +58,7 @@ def render(title: str, phases: list[dict], plots: dict[str, list[Path]], command
               f"{sum(p['state']['nucleotides_seen'] for p in phases) / 1e6:.1f} M nucleotides, {total / 3600:.2f} h.",
               "", "Validation loss is not comparable across phases with different losses: the constrained loss "
               "scores each token among the grammar's choices only; the validation loss never includes the coding-frame "
-              "term (train loss does).", ""]
+              "term (train loss does); and each run's seed draws its own validation subset.", ""]
     for i, p in enumerate(phases, start=1):
         c = p["config"]
         lines += [f"## Phase {i}: `{p['run']}`", "", "```yaml", yaml.safe_dump(c, sort_keys=False).strip(), "```", ""]

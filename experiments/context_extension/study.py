@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results["meta"]["study_seconds_this_call"] = round(time.perf_counter() - t0, 1)
     save()
-    write_report(results, args.docs, command="python experiments/context_extension/study.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]))
+    write_report(results, args.docs, command=" ".join(["python experiments/context_extension/study.py",
+                                                        *(argv if argv is not None else sys.argv[1:])]))
     return 0
 
 
