@@ -156,6 +156,9 @@ def training_section(summary: dict) -> str:
         row("decoder", f"{model.get('decoder_layers')} layers, width {model.get('d_model')}")
     row("parameters", f"{state['parameters']:,}" if "parameters" in state else None)
     row("stage", state.get("stage"))
+    if cfg.get("init_from"):  # the table covers this run only; earlier phases trained the weights it started from
+        row("started from", f"`{cfg['init_from']}` ({cfg.get('init_from_part', 'decoder')}): the rows below are this "
+                            "run's alone, not the earlier runs'")
     row("dataset", f"`{state['dataset']}`" if "dataset" in state else None)
     if state:
         row("optimizer steps", f"{state['step']:,} of {state['max_steps']:,}")
@@ -175,6 +178,8 @@ def training_section(summary: dict) -> str:
     if ev:
         row(f"validation loss (step {ev['step']}, {ev['windows']} windows)", f"{ev['loss']:.4f}")
         row("validation token accuracy (teacher forcing)", f"{ev['token_accuracy']:.4f}")
+        if "coding_accuracy" in ev:
+            row("validation coding-frame accuracy (per nucleotide)", f"{ev['coding_accuracy']:.4f}")
     body = "\n".join(["| | |", "|---|---|", *rows])
     return ("## Training run\n\nMeasured by `train.py` for the weights in this folder (from its trainer_state.json, "
             "train_config.yaml and metrics.jsonl):\n\n" + body)
