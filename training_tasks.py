@@ -168,18 +168,18 @@ class Seq2SeqTask:
             out = model(encoder_outputs=enc, attention_mask=attn, labels=batch["labels"])
         else:
             out = model(**{k: v for k, v in batch.items() if k != "allowed"})
-        labels, logits, loss = batch["labels"], out.logits, out.loss
+        labels, logits, loss, coding_loss = batch["labels"], out.logits, out.loss, out.coding_loss
         coding = torch.zeros(3, dtype=torch.float64, device=labels.device)
-        if getattr(out, "coding_loss", None) is not None:
+        if coding_loss is not None:
             target = batch["coding_labels"]
             known = target != -100
-            coding = torch.stack([out.coding_loss.detach().double(), known.sum().double(),
+            coding = torch.stack([coding_loss.detach().double(), known.sum().double(),
                                   ((out.coding_logits.argmax(-1) == target) & known).sum().double()])
         if "allowed" in batch:  # the choice annotate's grammar leaves at each step, not the whole vocabulary
             logits = logits.masked_fill(~batch["allowed"], torch.finfo(logits.dtype).min)
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
-            if getattr(out, "coding_loss", None) is not None:
-                loss = loss + self.model_config.coding_frame_loss_coef * out.coding_loss
+            if coding_loss is not None:
+                loss = loss + self.model_config.coding_frame_loss_coef * coding_loss
         mask = labels != -100
         n = mask.sum()
         correct = ((logits.argmax(-1) == labels) & mask).sum()
