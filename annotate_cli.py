@@ -191,7 +191,8 @@ def run(args) -> None:
         raise GeneFinderInputError("--device cuda, but no CUDA device is available")
     try:
         GeneticCode(args.genetic_code)
-        AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size)
+        AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
+                           min_frame_agreement=args.min_frame_agreement)  # before the model loads
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

@@ -467,8 +467,8 @@ TOP, DONE, BROKEN, GENE, TX, EXON_S, EXON_E, AFTER_EXON, CDS_PH, CDS_S, CDS_E, A
 class _State:
     """Where one row stands in the grammar. Never mutated once built (rows and beams share states)."""
 
-    __slots__ = ("mode", "strand", "gene_lb", "strand_lb", "gene_start", "tx_lb", "tx_start", "kind", "coding", "pl", "pr",
-                 "n_exons", "first_exon", "exon_start", "last_exon_end", "cfg", "n_cds", "acc", "introns", "x",
+    __slots__ = ("mode", "strand", "gene_lb", "strand_lb", "gene_start", "tx_lb", "tx_start", "kind", "coding", "pl",
+                 "pr", "n_exons", "first_exon", "exon_start", "last_exon_end", "cfg", "n_cds", "acc", "introns", "x",
                  "phase", "frames", "prev_end", "can_close", "can_continue", "masks")
 
     def __init__(self):
@@ -820,9 +820,9 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
         m = s.mode
         if t in (w["GENE+"], w["GENE-"]):  # from TOP or after a finished transcript
             new.mode, new.strand = GENE, "+" if t == w["GENE+"] else "-"
-            if m != TOP:  # the gene just closed
+            if m != TOP:  # the gene just closed: the next one starts where _close_words allowed it
+                new.gene_lb = self._next_gene_lb(s, new.strand)
                 new.strand_lb = {**s.strand_lb, s.strand: s.gene_start + 1}
-            new.gene_lb = max(s.gene_lb if m == TOP else s.gene_start, new.strand_lb[new.strand])
             new.gene_start, new.tx_lb = -1, new.gene_lb
             return new
         if t in self.kind_of:  # first transcript of a gene, or the next one

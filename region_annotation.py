@@ -4,10 +4,11 @@ writing a slice to disk or a GFF3 file. The path is `genefinder annotate`'s (Gen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
-from .evaluation import LevelScore, Region, evaluate, read_annotation
+from .evaluation import LevelScore, Region, evaluate, parse_region, read_annotation
 from .fasta import FastaFile
 from .features import Gene
 from .windows import shift_genes
@@ -15,7 +16,8 @@ from .windows import shift_genes
 
 @dataclass(frozen=True)
 class GenomeRegion:
-    """A region of a genome (FASTA + reference GFF3), e.g. a validation or test block."""
+    """A region of a genome (FASTA + reference GFF3), e.g. a validation or test block. The FASTA is opened and
+    the reference read once, on first use, however many annotations of the region are scored."""
 
     fasta: Path
     gff: Path
@@ -24,22 +26,28 @@ class GenomeRegion:
     @classmethod
     def in_shared_data(cls, data: Path, spec: str) -> "GenomeRegion":
         """`GENOME:SEQID:START-END`, GENOME a folder of ../shared/data holding genome.fna.gz + annotation.gff3.gz."""
-        from .evaluation import parse_region
-
         genome, _, region = spec.partition(":")
         return cls(data / genome / "genome.fna.gz", data / genome / "annotation.gff3.gz", parse_region(region))
+
+    @cached_property
+    def genome(self) -> FastaFile:
+        return FastaFile(self.fasta)
+
+    @cached_property
+    def reference(self) -> list[Gene]:
+        return read_annotation(str(self.gff), "reference")[0]
 
 
 def annotate_region(model, tok, inputs, where: GenomeRegion, settings: AnnotationSettings) -> list[Gene]:
     """Genes (genome coordinates) the model predicts in the region, windowed and stitched as `annotate` does."""
-    fa, r = FastaFile(where.fasta), where.region
+    r = where.region
     length = r.end - r.start + 1
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
-    preds = annotator.annotate_record(r.seqid, length, lambda s, e: fa.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e))
+    preds = annotator.annotate_record(r.seqid, length,
+                                      lambda s, e: where.genome.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e))
     return shift_genes(stitch(preds, length), r.start - 1)
 
 
 def score_region(genes: list[Gene], where: GenomeRegion) -> dict[str, LevelScore]:
     """`evaluation.evaluate` against the reference genes, restricted to the region."""
-    reference, _ = read_annotation(str(where.gff), "reference")
-    return evaluate(genes, reference, where.region)
+    return evaluate(genes, where.reference, where.region)

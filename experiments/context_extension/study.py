@@ -44,9 +44,9 @@ from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
 from report import write_report  # noqa: E402
 
 from genefinder.configuration_encoders import GeneFinderEncoderConfig  # noqa: E402
-from genefinder.region_annotation import GenomeRegion  # noqa: E402
 from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM  # noqa: E402
 from genefinder.processing_encoder import EncoderInputs  # noqa: E402
+from genefinder.region_annotation import GenomeRegion  # noqa: E402
 from genefinder.training_config import load_config  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -80,8 +80,8 @@ def train(args, run_dir: Path, dataset: Path, extra: list[str], steps: int, conf
     done = last_checkpoint(run_dir)
     if done is not None and int(done.name.split("-")[1]) >= steps:
         return done
-    cmd = [sys.executable, "train.py", "--config", str(config or args.config), "--stage", stage, "--dataset", str(dataset),
-           "--run_dir", str(run_dir), "--max_steps", str(steps), "--progress_bar", "false",
+    cmd = [sys.executable, "train.py", "--config", str(config or args.config), "--stage", stage,
+           "--dataset", str(dataset), "--run_dir", str(run_dir), "--max_steps", str(steps), "--progress_bar", "false",
            "--cpu_threads", str(args.threads), *extra]
     sh(cmd + (["--resume"] if done is not None else []))
     return last_checkpoint(run_dir)
