@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from .errors import GeneFinderInputError
 from .evaluation import LevelScore, Region, evaluate, parse_region, read_annotation
 from .fasta import FastaFile
 from .features import Gene
@@ -31,7 +32,13 @@ class GenomeRegion:
 
     @cached_property
     def genome(self) -> FastaFile:
-        return FastaFile(self.fasta)
+        """The FASTA, checked to hold the whole region (one line naming the file otherwise)."""
+        fa, r = FastaFile(self.fasta), self.region
+        if r.seqid not in fa:
+            raise GeneFinderInputError(f"no sequence named {r.seqid!r}", str(self.fasta))
+        if r.end > fa.length(r.seqid):
+            raise GeneFinderInputError(f"region {r} ends beyond {r.seqid} ({fa.length(r.seqid):,} nt)", str(self.fasta))
+        return fa
 
     @cached_property
     def reference(self) -> list[Gene]:
@@ -40,11 +47,10 @@ class GenomeRegion:
 
 def annotate_region(model, tok, inputs, where: GenomeRegion, settings: AnnotationSettings) -> list[Gene]:
     """Genes (genome coordinates) the model predicts in the region, windowed and stitched as `annotate` does."""
-    r = where.region
+    r, genome = where.region, where.genome
     length = r.end - r.start + 1
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
-    preds = annotator.annotate_record(r.seqid, length,
-                                      lambda s, e: where.genome.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e))
+    preds = annotator.annotate_record(r.seqid, length, lambda s, e: genome.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e))
     return shift_genes(stitch(preds, length), r.start - 1)
 
 

@@ -23,6 +23,7 @@ import torch
 
 from genefinder.annotate_cli import load_model
 from genefinder.annotation import AnnotationSettings
+from genefinder.errors import GeneFinderInputError
 from genefinder.machine_info import cpu_model
 from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
 
@@ -42,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-md", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    try:
+        return sweep(args, argv)
+    except (GeneFinderInputError, ValueError) as err:  # a bad region, model folder or threshold: one line
+        print(f"frame_agreement_sweep: error: {err}", file=sys.stderr)
+        return 2
+
+
+def sweep(args, argv: list[str] | None) -> int:
     where = GenomeRegion.in_shared_data(DATA, args.region)
     model, tok, inputs = load_model(args.model, "cpu")
     window, overlap = AnnotationSettings.window_for(model.config)

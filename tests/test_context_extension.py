@@ -91,3 +91,15 @@ def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp
     assert list(scores) == ["512", "1024"]
     for s in scores.values():
         assert s["reference"] >= 1 and 0 <= s["gene_f1"] <= 1 and 0 <= s["stop_f1"] <= 1 and s["seconds"] >= 0
+
+
+def test_a_region_beyond_its_record_is_a_one_line_error():
+    from genefinder.errors import GeneFinderInputError
+    from genefinder.evaluation import Region
+    from genefinder.region_annotation import GenomeRegion
+
+    fasta, gff = genome("ecoli_k12_mg1655")
+    with pytest.raises(GeneFinderInputError, match="ends beyond NC_000913.3"):
+        GenomeRegion(fasta, gff, Region("NC_000913.3", 4_600_001, 9_000_000)).genome
+    with pytest.raises(GeneFinderInputError, match="no sequence named 'chrX'"):
+        GenomeRegion(fasta, gff, Region("chrX", 1, 100)).genome
