@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .annotation import AnnotationSettings, GeneFinderAnnotator, WindowPrediction, plan_windows, stitch
+from .annotation import DECODINGS, AnnotationSettings, GeneFinderAnnotator, WindowPrediction, stitch
 from .errors import GeneFinderInputError
 from .fasta import FastaFile
 from .features import genes_from_rows, genes_to_rows
@@ -74,18 +74,18 @@ def run_annotation(args) -> None:
         settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,
                                       max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
                                       constrained=not args.no_constraints, introns=args.eukaryote,
-                                      min_frame_agreement=args.min_frame_agreement)
+                                      min_frame_agreement=args.min_frame_agreement, decoding=args.decoding)
+        annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
-    annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     out = Path(args.output)
     partial = out.parent / f"{out.name}.partial.{state.process_index}.jsonl"
     done = _read_partials(out) if args.resume else {}
     if not args.resume:
         partial.unlink(missing_ok=True)
-    plans = {name: plan_windows(fa.length(name), settings) for name in fa.names}
-    total = sum(n for plan in plans.values() for _, n in plan)  # nt through the model, overlaps included
-    bar = tqdm(total=total, unit="nt", unit_scale=True, desc="annotate (windows, nt)", file=sys.stderr,
+    plans = {name: annotator.plan(fa.length(name)) for name in fa.names}
+    total = sum(n for plan in plans.values() for _, n in plan)  # nt of the units of work (windows overlap)
+    bar = tqdm(total=total, unit="nt", unit_scale=True, desc=f"annotate ({annotator.decoding}, nt)", file=sys.stderr,
                disable=not state.is_local_main_process)
     batch_no = 0
     with open(partial, "a", encoding="utf-8") as log:
@@ -96,11 +96,13 @@ def run_annotation(args) -> None:
                 mine = batch_no % state.num_processes == state.process_index
                 batch_no += 1
                 if mine and not all((name, plan[i][0]) in done for i in idx):
-                    preds = annotator.annotate_record(name, fa.length(name), lambda s, e: fa.fetch(name, s, e), idx)
+                    preds = annotator.annotate_record(name, fa.length(name), lambda s, e: fa.fetch(name, s, e), idx,
+                                                      progress=bar.update)
                     log.write(json.dumps([{"seqid": p.seqid, "start": p.start, "length": p.length,
                                            "genes": genes_to_rows(list(p.genes))} for p in preds]) + "\n")
                     log.flush()
-                bar.update(sum(plan[i][1] for i in idx))  # the main process's bar shows the whole run's pace
+                else:  # done earlier or by another process: the main process's bar shows the whole run's pace
+                    bar.update(sum(plan[i][1] for i in idx))
     bar.close()
     state.wait_for_everyone()
     if state.is_main_process:
@@ -178,6 +180,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-frame-agreement", type=float, default=AnnotationSettings.min_frame_agreement,
                         help="models with a coding-frame head: keep a gene only if the head reads at least this "
                              "fraction of its CDS in the gene's frame (0 keeps every generated gene)")
+    parser.add_argument("--decoding", choices=DECODINGS, default=AnnotationSettings.decoding,
+                        help="orf: the best set of ORFs under the coding-frame head and start scorer (bacteria); "
+                             "generate: the decoder writes GFF tokens per window; auto (default): orf when the "
+                             "model has both parts and --eukaryote is not given")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")

@@ -1,6 +1,14 @@
-"""Genome-scale annotation: windows -> batched generation -> genes in genome coordinates -> stitched.
+"""Genome-scale annotation: DNA -> genes, by generation over windows or by ORF decoding over whole records.
 
-The one path from DNA to genes, shared by `genefinder annotate`, the Hub pipeline and evaluation:
+The one path from DNA to genes, shared by `genefinder annotate`, the Hub pipeline and evaluation. Two decoders
+(`AnnotationSettings.decoding`; "auto" picks ORF decoding for a bacterial model that has both a coding-frame
+head and a fitted start scorer, generation otherwise):
+
+ORF decoding (`orf_decoding.py`): the encoder and coding-frame head run over overlapping windows of a record,
+each nucleotide keeping the reading of the window where it sits most centrally; the start scorer reads the
+record's two strands; the best set of ORFs under both is solved for exactly. Its unit of work is a record.
+
+Generation, whose unit of work is a window:
 
 1. `window_starts` cuts a record into windows of `window` nt overlapping by `overlap` nt;
 2. windows are batched (`GeneFinderInputs`) into one `model.generate` call per batch, constrained by the
@@ -14,7 +22,7 @@ The one path from DNA to genes, shared by `genefinder annotate`, the Hub pipelin
 Batches are fixed by window index, never by process, so a run split across processes computes exactly the
 batches a single process computes, and the merged output is byte-identical.
 
-This module is copied beside the Hub files as remote code: stdlib, torch, transformers and siblings only.
+This module is copied beside the Hub files as remote code: stdlib, numpy, torch, transformers and siblings only.
 """
 
 from __future__ import annotations
@@ -23,13 +31,17 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
+import numpy as np
 import torch
 
 from .coding_frames import frame_agreement
 from .features import Gene
+from .orf_decoding import decode_orfs
 from .processing_genefinder import GeneFinderInputs
 from .tokenization_gff import GFFTokenizer
-from .windows import shift_genes, window_starts
+from .windows import reverse_complement, shift_genes, window_starts
+
+DECODINGS = ("auto", "orf", "generate")
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,11 @@ class AnnotationSettings:
     # models with a coding-frame head (config.coding_frame_loss_coef > 0): drop a generated gene unless the head
     # reads at least this fraction of its CDS nucleotides in the gene's own frame and strand; 0 keeps every gene
     min_frame_agreement: float = 0.4  # chosen on validation DNA: docs/frame_agreement_sweep.md
+    decoding: str = "auto"  # DECODINGS; see the module docstring
+    # ORF decoding (orf_decoding.py), chosen on validation DNA: docs/orf_decoding_sweep.md
+    start_weight: float = 128.0  # weight of log P(start | ORF) against the head's coding evidence (nats)
+    gene_bias: float = 200.0  # nats of evidence a gene must add to be called
+    max_overlap: int = 60  # nt a called gene may share with the one before it
 
     def __post_init__(self):
         if self.window < 1 or not 0 <= self.overlap < self.window:
@@ -56,6 +73,8 @@ class AnnotationSettings:
             raise ValueError(f"`batch_size` must be >= 1, got {self.batch_size}")
         if not 0 <= self.min_frame_agreement <= 1:
             raise ValueError(f"`min_frame_agreement` must be in [0, 1], got {self.min_frame_agreement}")
+        if self.decoding not in DECODINGS:
+            raise ValueError(f"`decoding` must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
 
     @classmethod
     def window_for(cls, config, window: int | None = None, overlap: int | None = None) -> tuple[int, int]:
@@ -88,10 +107,51 @@ def plan_windows(length: int, settings: AnnotationSettings) -> list[tuple[int, i
 
 
 class GeneFinderAnnotator:
-    """Runs a trained model over windows. `predict(dnas)` -> genes per window (window coordinates)."""
+    """Runs a trained model over a record: `annotate_record` -> `WindowPrediction`s (one per window when
+    generating, one for the whole record with ORF decoding); `predict(dnas)` -> generated genes per window."""
 
     def __init__(self, model, gff_tokenizer: GFFTokenizer, inputs: GeneFinderInputs, settings: AnnotationSettings):
         self.model, self.tok, self.inputs, self.settings = model.eval(), gff_tokenizer, inputs, settings
+        self.decoding = self._resolve_decoding()
+
+    def _resolve_decoding(self) -> str:
+        has_parts = getattr(self.model, "coding_head", None) is not None and \
+            getattr(self.model, "start_scorer", None) is not None
+        if self.settings.decoding == "auto":
+            return "orf" if has_parts and not self.settings.introns else "generate"
+        if self.settings.decoding == "orf" and not has_parts:
+            raise ValueError("ORF decoding needs a model with a coding-frame head and a fitted start scorer "
+                             "(`genefinder fit-starts`); this one lacks them: use --decoding generate")
+        if self.settings.decoding == "orf" and self.settings.introns:
+            raise ValueError("ORF decoding calls single-exon genes only; eukaryotes need --decoding generate")
+        return self.settings.decoding
+
+    def plan(self, length: int) -> list[tuple[int, int]]:
+        """(start, length) of the units of work of a record: its windows, or the record itself for ORF decoding."""
+        return [(0, length)] if self.decoding == "orf" else plan_windows(length, self.settings)
+
+    @torch.no_grad()
+    def coding_evidence(self, seq: str, progress: Callable[[int], None] | None = None
+                        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """What ORF decoding reads of a record: the coding-frame head's (n, 7) log-probabilities, each nucleotide
+        from the window where it sits most centrally, and the start scorer's logits per strand (5'->3')."""
+        n, half = len(seq), self.settings.overlap // 2
+        device = next(self.model.parameters()).device
+        logp = np.zeros((n, 7), dtype=np.float32)
+        plan = plan_windows(n, self.settings)
+        for b in range(0, len(plan), self.settings.batch_size):
+            chunk = plan[b:b + self.settings.batch_size]
+            batch = {k: v.to(device) for k, v in self.inputs([seq[s:s + w] for s, w in chunk]).items()}
+            keys = self.model.get_encoder()(**batch).nucleotide_keys
+            out = self.model.coding_head(keys).float().log_softmax(-1).cpu().numpy()
+            for row, (s, w) in zip(out, chunk):
+                lo = 0 if s == 0 else half  # the neighbour to the left reads [s, s + half) more centrally
+                hi = w if s + w == n else w - half
+                logp[s + lo:s + hi] = row[lo:hi]
+            if progress:  # nt of the record read so far
+                progress(chunk[-1][0] + chunk[-1][1] - (plan[b - 1][0] + plan[b - 1][1] if b else 0))
+        scorer = self.model.start_scorer
+        return logp, {"+": scorer.score(seq), "-": scorer.score(reverse_complement(seq))}
 
     @torch.no_grad()
     def predict(self, dnas: list[str]) -> list[list[Gene]]:
@@ -117,9 +177,15 @@ class GeneFinderAnnotator:
     def annotate_record(self, seqid: str, length: int, fetch: Callable[[int, int], str],
                         windows: Iterable[int] | None = None, progress: Callable[[int], None] | None = None
                         ) -> list[WindowPrediction]:
-        """Predictions for the windows of one record (all, or the given window indices), batch by batch."""
-        plan = plan_windows(length, self.settings)
+        """Predictions for the units of work (`plan`) of one record: all, or the given indices, batch by batch."""
+        plan = self.plan(length)
         wanted = sorted(set(range(len(plan)) if windows is None else windows))
+        if self.decoding == "orf":
+            if not wanted:
+                return []
+            seq = fetch(0, length)
+            genes = decode_orfs(seq, *self.coding_evidence(seq, progress), self.settings)
+            return [WindowPrediction(seqid, 0, length, tuple(genes))]
         out = []
         for b in range(0, len(wanted), self.settings.batch_size):
             idx = wanted[b:b + self.settings.batch_size]

@@ -36,6 +36,9 @@ class GeneFinderConfig(PretrainedConfig):
             supervision (thousands of labels per window against tens of GFF tokens) that teaches the encoder
             coding potential and strand, which the GFF tokens alone teach slowly. 0 (default) builds no head;
             like Mixtral's `router_aux_loss_coef`, it is read by `forward` when `coding_labels` are given.
+        start_site_context: `[upstream, downstream]` nt around a start codon read by the start-site scorer
+            (`start_sites.py`) that ORF decoding uses to place starts; None (default) builds no scorer. Its
+            weights are fitted after training by `genefinder fit-starts`.
     """
 
     model_type = "genefinder"
@@ -65,6 +68,7 @@ class GeneFinderConfig(PretrainedConfig):
         use_cache: bool = True,
         trained_window: int | None = None,
         coding_frame_loss_coef: float = 0.0,
+        start_site_context: list[int] | None = None,
         **kwargs,
     ):
         # Both Auto classes resolve to the one model; register_for_auto_class would record only the last one.
@@ -115,6 +119,9 @@ class GeneFinderConfig(PretrainedConfig):
         if coding_frame_loss_coef < 0:
             raise ValueError(f"`coding_frame_loss_coef` must be >= 0, got {coding_frame_loss_coef}")
         self.coding_frame_loss_coef = coding_frame_loss_coef
+        if start_site_context is not None and (len(start_site_context) != 2 or min(start_site_context) < 0):
+            raise ValueError(f"`start_site_context` must be [upstream, downstream] nt >= 0, got {start_site_context}")
+        self.start_site_context = None if start_site_context is None else [int(n) for n in start_site_context]
         super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
                          decoder_start_token_id=decoder_start_token_id, is_encoder_decoder=is_encoder_decoder,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)

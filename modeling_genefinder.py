@@ -31,6 +31,7 @@ from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput
 from .configuration_genefinder import GeneFinderConfig
 from .modeling_encoders import build_encoder, init_encoder_weights
 from .modeling_rope import GeneFinderRotaryEmbedding, apply_rotary_pos_emb
+from .start_sites import StartSiteScorer
 
 NUCLEOTIDE_VOCAB = 16  # AIDO.DNA character ids (tokenization_dna.DNACharTokenizer), padded like AIDO's vocabulary
 
@@ -204,6 +205,9 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         self.pointer_query = nn.Linear(config.d_model, config.d_model)
         # training aid (config.coding_frame_loss_coef): the frame of every nucleotide from its pointer key
         self.coding_head = nn.Linear(config.d_model, 7) if config.coding_frame_loss_coef > 0 else None
+        # ORF decoding's start placement (config.start_site_context), fitted after training: start_site_training.py
+        context = getattr(config, "start_site_context", None)
+        self.start_scorer = StartSiteScorer(*context) if context else None
         self.gradient_checkpointing = False
         self.post_init()
 

@@ -1,7 +1,7 @@
 """`pipeline("gene-finding", model=folder, trust_remote_code=True)`: DNA or a FASTA path in, GFF3 out.
 
-The Hub demo runs exactly what `genefinder annotate` runs (annotation.GeneFinderAnnotator over the same
-windows, the same stitching, the same GFF3 writer); only the input and output shapes differ:
+The Hub demo runs exactly what `genefinder annotate` runs (annotation.GeneFinderAnnotator with the same
+decoding, windows and stitching, the same GFF3 writer); only the input and output shapes differ:
 
     >>> finder = pipeline("gene-finding", model="path/to/model", trust_remote_code=True)   # doctest: +SKIP
     >>> result = finder("ATGAAACGC...", genetic_code=11)                                   # doctest: +SKIP
@@ -26,7 +26,7 @@ from .processing_genefinder import GeneFinderInputs
 from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
 
 SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
-                 "min_cds_length", "min_frame_agreement")
+                 "min_cds_length", "min_frame_agreement", "decoding", "start_weight", "gene_bias", "max_overlap")
 
 
 class GeneFindingPipeline(Pipeline):

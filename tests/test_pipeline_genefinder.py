@@ -14,26 +14,28 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
     torch.manual_seed(0)
     cfg = GeneFinderConfig(encoder_config={"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 1,
                                            "num_attention_heads": 2, "intermediate_size": 64},
-                           d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64)
+                           d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64,
+                           coding_frame_loss_coef=1.0, start_site_context=[6, 3])  # both decoders can run
     GeneFinderForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
     GFFTokenizer.register_for_auto_class("AutoTokenizer")
     folder = tmp_path / "model"
     GeneFinderForConditionalGeneration(cfg).save_pretrained(folder)
     GFFTokenizer().save_pretrained(folder)
-    assert (folder / "pipeline_genefinder.py").exists() and (folder / "annotation.py").exists()
+    assert {"pipeline_genefinder.py", "annotation.py", "orf_decoding.py", "start_sites.py", "orfs.py"} <= \
+        {p.name for p in folder.iterdir()}
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
     code = textwrap.dedent(f"""
         import sys
         sys.modules["genefinder"] = None  # the installed package must not be what loads
         from transformers import pipeline
         finder = pipeline("gene-finding", model={str(folder)!r}, trust_remote_code=True)
-        for item in ({str(fa)!r}, "ACGTTGCA" * 100):
-            out = finder(item, window=1024, overlap=256, max_new_tokens=16, constrained=False)
+        for item, decoding in (({str(fa)!r}, "orf"), ({str(fa)!r}, "generate"), ("ACGTTGCA" * 100, "auto")):
+            out = finder(item, window=1024, overlap=256, max_new_tokens=16, constrained=False, decoding=decoding)
             print(type(finder).__name__, out["gff3"].splitlines()[1], type(out["genes"]).__name__)
     """)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert res.returncode == 0, res.stderr[-3000:]
-    lines = res.stdout.strip().splitlines()[-2:]
-    assert lines == ["GeneFindingPipeline ##sequence-region NC_000913.3 1 3000 list",
-                     "GeneFindingPipeline ##sequence-region sequence 1 800 list"]
+    lines = res.stdout.strip().splitlines()[-3:]
+    assert lines == ["GeneFindingPipeline ##sequence-region NC_000913.3 1 3000 list"] * 2 + [
+        "GeneFindingPipeline ##sequence-region sequence 1 800 list"]

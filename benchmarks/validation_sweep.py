@@ -1,0 +1,58 @@
+"""What the validation sweeps share (`frame_agreement_sweep.py`, `orf_decoding_sweep.py`): their common options,
+one-line errors, and the markdown report's header (command, model, region, machine). Settings are chosen on a
+training genome's validation block, never on the held-out genome."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from genefinder.errors import GeneFinderInputError
+from genefinder.machine_info import cpu_model
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """--model, --region (default: E. coli's validation block, build-dataset --split-by region's 80-90%),
+    --threads, --out-md; the script adds its own grid."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--model", default=str(ROOT / "default_model"))
+    p.add_argument("--region", default="ecoli_k12_mg1655:NC_000913.3:3720001-4020000",
+                   help="GENOME:SEQID:START-END, GENOME a folder of ../shared/data")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out-md", type=Path)
+    return p
+
+
+def run(name: str, args, sweep: Callable[[], int]) -> int:
+    """`sweep()` with torch's threads set; a bad region, model folder or setting is one line and status 2."""
+    torch.set_num_threads(args.threads)
+    try:
+        return sweep()
+    except (GeneFinderInputError, ValueError) as err:
+        print(f"{name}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def report(script: str, title: str, args, argv: list[str] | None, model_line: str, n_ref: int, body: list[str]) -> int:
+    """Print the report (and write it to --out-md): title, the command that wrote it, model, region, machine, body."""
+    command = f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = "\n".join([
+        f"# {title}", "", f"Written by `{command}`; do not edit by hand.", "",
+        f"- Model: `{os.path.relpath(args.model, ROOT)}`; {model_line}",
+        f"- Region: {args.region} (validation block, never trained on; {n_ref} reference genes wholly inside).",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, {args.threads} torch threads; "
+        f"{datetime.date.today().isoformat()}.", "", *body, ""])
+    if args.out_md:
+        args.out_md.write_text(text)
+    print(text)
+    return 0

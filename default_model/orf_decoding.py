@@ -1,0 +1,1 @@
+../orf_decoding.py

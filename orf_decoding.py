@@ -1,0 +1,116 @@
+"""ORF decoding: the best set of genes a record's ORFs allow, scored by the coding-frame head and the start scorer.
+
+Generation writes genes token by token from the window and must get every coordinate right on its own; a
+bacterial gene, though, is an ORF: a start codon and the first in-frame stop after it. This decoder takes the
+model's dense per-nucleotide outputs for a whole record and solves for the genes exactly, as Prodigal does
+with its hand-built scores (and Tiberius or Helixer with a structured layer over a network's outputs):
+
+1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`);
+2. score of a candidate = sum over its nucleotides of log P(the codon position the gene implies) -
+   log P(non-coding) under the coding-frame head, + `start_weight` x log P(this start | its ORF) under the start
+   scorer (a softmax over the ORF's start codons: what the scorer is fitted to, and <= 0, so it places the
+   start without making genes likelier), - `gene_bias` (the evidence a gene must add to be called);
+3. selection: the highest-scoring set of candidates in which each overlaps the one before it by at most
+   `max_overlap` nt (weighted interval scheduling, one pass over the candidates sorted by end). Two starts of one ORF always
+   overlap, so each stop gets at most one start.
+
+The settings (`genetic_code`, `min_cds_length`, `start_weight`, `gene_bias`, `max_overlap`) are
+`annotation.AnnotationSettings` fields; `start_weight` and `gene_bias` are chosen on validation DNA
+(`benchmarks/orf_decoding_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
+generation.
+
+This module is Hub remote code: numpy and siblings only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .features import CDSPart, Gene, Transcript
+from .genetic_code import GeneticCode
+from .orfs import open_reading_frames
+from .windows import reverse_complement
+
+# columns of the coding-frame head (coding_frames.FRAME_CLASSES) that read a strand 5'->3':
+# non-coding, then codon positions 1-3 on that strand
+_STRAND_CLASSES = {"+": [0, 1, 2, 3], "-": [0, 4, 5, 6]}
+
+
+def strand_view(seq: str, coding_logp: np.ndarray, strand: str) -> tuple[str, np.ndarray]:
+    """The sequence and (n, 4) head log-probabilities [non-coding, codon position 1-3] as strand `strand` reads
+    them 5'->3' (the reverse complement and reversed rows for '-')."""
+    cols = coding_logp[:, _STRAND_CLASSES[strand]]
+    return (seq, cols) if strand == "+" else (reverse_complement(seq), cols[::-1])
+
+
+def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Sum over [start, end) of log P(codon position implied by the frame of `start`) - log P(non-coding)."""
+    n = len(strand_logp)
+    llr = strand_logp[:, 1:] - strand_logp[:, :1]  # (n, 3)
+    k = np.arange(n)
+    prefix = np.zeros((3, n + 1))
+    for frame in range(3):  # codon position of nucleotide k in a gene whose frame is `frame`: (k - frame) % 3
+        prefix[frame, 1:] = np.cumsum(llr[k, (k - frame) % 3], dtype=np.float64)
+    frame = starts % 3
+    return prefix[frame, ends] - prefix[frame, starts]
+
+
+def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """log softmax of the start logits within each ORF (candidates sharing an end, contiguous in `ends`)."""
+    if len(ends) == 0:
+        return logits.astype(np.float64)
+    first = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
+    size = np.diff(np.r_[first, len(ends)])
+    top = np.repeat(np.maximum.reduceat(logits, first), size)
+    log_z = np.repeat(np.log(np.add.reduceat(np.exp(logits - top), first)), size) + top
+    return logits - log_z
+
+
+def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.ndarray],
+                settings, seqid: str = "") -> list[Gene]:
+    """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
+    logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
+    of its reverse complement), under `settings` (an `AnnotationSettings`)."""
+    n, code = len(seq), GeneticCode(settings.genetic_code)
+    if coding_logp.shape != (n, 7):
+        raise ValueError(f"coding log-probabilities of shape {coding_logp.shape} for a sequence of {n} nt")
+    lo, hi, score, strands = [], [], [], []
+    for strand in "+-":
+        s, logp = strand_view(seq, coding_logp, strand)
+        a, e = open_reading_frames(s, code, settings.min_cds_length)
+        sc = coding_scores(logp, a, e) + settings.start_weight * start_log_probs(start_logits[strand][a], e) \
+            - settings.gene_bias
+        keep = sc > 0
+        a, e, sc = a[keep], e[keep], sc[keep]
+        lo.append(a + 1 if strand == "+" else n - e + 1)
+        hi.append(e if strand == "+" else n - a)
+        score.append(sc)
+        strands += [strand] * len(a)
+    lo, hi, score = np.concatenate(lo), np.concatenate(hi), np.concatenate(score)
+    chosen = _best_compatible_set(lo, hi, score, settings.max_overlap)
+    genes = [Gene(strands[i], (Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),)),), seqid=seqid,
+                  score=round(float(score[i]), 1)) for i in chosen]
+    return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
+
+
+def _best_compatible_set(lo: np.ndarray, hi: np.ndarray, score: np.ndarray, max_overlap: int) -> list[int]:
+    """Indices of the max-total-score set of intervals [lo, hi] in which each overlaps the one before it by at
+    most `max_overlap` nt (weighted interval scheduling, O(k log k))."""
+    order = np.lexsort((lo, hi))
+    lo, hi, score = lo[order], hi[order], score[order]
+    # the candidates (sorted by end) that may precede candidate j: those ending before lo[j] + max_overlap
+    before = np.minimum(np.searchsorted(hi, lo + max_overlap - 1, side="right"), np.arange(len(hi)))
+    best = np.zeros(len(hi) + 1)
+    took = np.zeros(len(hi), dtype=bool)
+    for j in range(len(hi)):
+        with_j = best[before[j]] + score[j]
+        took[j] = with_j > best[j]
+        best[j + 1] = with_j if took[j] else best[j]
+    chosen, j = [], len(hi)
+    while j > 0:
+        if took[j - 1]:
+            chosen.append(int(order[j - 1]))
+            j = before[j - 1]
+        else:
+            j -= 1
+    return chosen[::-1]

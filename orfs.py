@@ -1,0 +1,68 @@
+"""Open reading frames of a DNA string, vectorised: every (start codon, in-frame stop) pair a gene could use.
+
+ORF decoding (`orf_decoding.py`) chooses among these pairs, and the start-site scorer is fitted on them
+(`start_site_training.py`), so both see exactly the same candidates. Coordinates are 0-based on the string as
+given; the reverse strand is handled by the callers on the reverse complement.
+
+Start codons are the table's starts among ATG, GTG and TTG, as in Prodigal: the rarer ones a table allows
+(table 11's ATT, ATC, ATA, CTG start a few genes per genome) would add a wrong candidate to most ORFs.
+
+This module is Hub remote code: numpy and siblings only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .genetic_code import GeneticCode
+
+COMMON_STARTS = frozenset({"ATG", "GTG", "TTG"})
+
+_BASE = np.full(256, 4, dtype=np.int64)  # A C G T (either case) -> 0-3, anything else (N, IUPAC) -> 4
+for _i, _b in enumerate("ACGT"):
+    _BASE[ord(_b)] = _BASE[ord(_b.lower())] = _i
+
+
+def base_codes(seq: str) -> np.ndarray:
+    """(n,) 0-3 for A/C/G/T in either case, 4 for any other character."""
+    return _BASE[np.frombuffer(seq.encode("latin-1"), dtype=np.uint8)]
+
+
+def codon_ids(seq: str) -> np.ndarray:
+    """(max(n - 2, 0),) id 16*b0 + 4*b1 + b2 of the codon starting at each position, 64 if it holds a non-ACGT."""
+    b = base_codes(seq)
+    if len(b) < 3:
+        return np.zeros(0, dtype=np.int64)
+    ids = 16 * b[:-2] + 4 * b[1:-1] + b[2:]
+    return np.where((b[:-2] < 4) & (b[1:-1] < 4) & (b[2:] < 4), ids, 64)
+
+
+def _codon_mask(codons) -> np.ndarray:
+    mask = np.zeros(65, dtype=bool)
+    for c in codons:
+        mask[16 * "ACGT".index(c[0]) + 4 * "ACGT".index(c[1]) + "ACGT".index(c[2])] = True
+    return mask
+
+
+def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of every candidate gene on the string's forward strand, sorted by (end, start).
+
+    starts[i] is the 0-based first base of a start codon and ends[i] the exclusive end of the first in-frame
+    stop codon after it, with ends[i] - starts[i] >= min_length (stop included). An ORF that runs off the
+    string's end without a stop gives no candidate: genes cut by a record's end are not called.
+    """
+    ids = codon_ids(seq)
+    is_start, is_stop = _codon_mask((code.starts & COMMON_STARTS) - code.stops)[ids], _codon_mask(code.stops)[ids]
+    starts, ends = [], []
+    for frame in range(3):
+        codons = np.arange(frame, len(ids), 3)
+        stops, begins = codons[is_stop[codons]], codons[is_start[codons]]
+        nxt = np.searchsorted(stops, begins)  # the first stop at or after each start codon
+        has_stop = nxt < len(stops)
+        s, e = begins[has_stop], stops[nxt[has_stop]] + 3
+        long_enough = e - s >= min_length
+        starts.append(s[long_enough])
+        ends.append(e[long_enough])
+    s, e = np.concatenate(starts), np.concatenate(ends)
+    order = np.lexsort((s, e))
+    return s[order], e[order]

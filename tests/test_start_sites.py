@@ -1,0 +1,114 @@
+"""The start-site scorer and its fitting (`genefinder fit-starts`), then ORF decoding end to end through the CLI."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from genefinder.configuration_genefinder import GeneFinderConfig
+from genefinder.datasets_scripts.build_dataset import GenomeSource
+from genefinder.genetic_code import GeneticCode
+from genefinder.gff3 import read_gff3
+from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+from genefinder.start_site_training import StartExamples, accuracy, fit, genome_examples
+from genefinder.start_sites import StartSiteScorer
+from genefinder.tokenization_gff import GFFTokenizer
+from real_data import write_slice
+
+
+def test_the_score_at_p_reads_the_dna_around_a_codon_at_p():
+    scorer = StartSiteScorer(upstream=2, downstream=1)  # reads [p - 2, p + 4)
+    with torch.no_grad():
+        scorer.filter.weight.zero_()
+        scorer.filter.weight[0, 2, 0] = 10.0  # G two bases before the codon
+        scorer.filter.weight[0, 0, 2] = 1.0  # A as the codon's first base
+        scorer.filter.weight[0, 3, 5] = 100.0  # T right after the codon
+    scores = scorer.score("GCATGT")
+    assert scores.tolist() == [100.0, 0.0, 111.0, 0.0, 0.0, 0.0]  # at 0 only the T three bases on counts
+    assert scorer.score("NNATGT").tolist()[2] == 101.0  # unknown bases add nothing
+
+
+@pytest.fixture(scope="module")
+def ecoli_slice(tmp_path_factory):
+    return write_slice(tmp_path_factory.mktemp("ecoli"), "ecoli_k12_mg1655", "NC_000913.3", 600_000)
+
+
+def test_fitted_on_train_blocks_it_places_held_out_starts_better_than_the_longest_orf(ecoli_slice):
+    fa, gff = ecoli_slice
+    source, code = GenomeSource(str(fa), str(gff), "ecoli"), GeneticCode(11)
+    train = StartExamples.concat(genome_examples(source, "train", code, 60, 30, 12))
+    held_out = StartExamples.concat(genome_examples(source, "validation", code, 60, 30, 12)
+                                    + genome_examples(source, "test", code, 60, 30, 12))
+    assert train.n_orfs > 400 and held_out.n_orfs > 80 and int(held_out.true.sum()) == held_out.n_orfs
+    assert held_out.contexts.shape[1:] == (4, 45)
+    scorer = StartSiteScorer(30, 12)
+    with torch.no_grad():
+        scorer.filter.weight.zero_()
+    sizes = torch.bincount(held_out.group)
+    # a constant scorer places only the starts of ORFs with a single candidate (ties are misses)
+    assert accuracy(scorer, held_out)[0] == pytest.approx(float((sizes == 1).float().mean()))
+    fit(scorer, train)
+    acc, longest = accuracy(scorer, held_out)
+    # alone it is a modest start model (ORF decoding adds the coding-frame head's evidence): on 109 held-out
+    # ORFs it places 73% of starts against the longest-ORF rule's 70%
+    assert acc > longest + 0.02, (acc, longest)
+
+
+@pytest.fixture(scope="module")
+def model_with_parts(tmp_path_factory, ecoli_slice):
+    """A tiny model with a coding-frame head that reads every base as coding in every frame (so ORF decoding
+    calls the long ORFs), then `genefinder fit-starts` on it."""
+    torch.manual_seed(0)
+    cfg = GeneFinderConfig(encoder_config={"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 1,
+                                           "num_attention_heads": 2, "intermediate_size": 64},
+                           d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64,
+                           coding_frame_loss_coef=1.0)
+    root = tmp_path_factory.mktemp("fit")
+    model = GeneFinderForConditionalGeneration(cfg)
+    with torch.no_grad():
+        model.coding_head.bias.copy_(torch.tensor([0.0, 2, 2, 2, 2, 2, 2]))
+    model.save_pretrained(root / "plain")
+    GFFTokenizer().save_pretrained(root / "plain")
+    fa, gff = ecoli_slice
+    res = genefinder("fit-starts", root / "plain", "--fasta", fa, "--gff", gff, "--out", root / "fitted")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "validation ORFs" in res.stdout and "start accuracy" in res.stdout
+    return root
+
+
+def genefinder(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "genefinder.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
+    model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
+    assert model.config.start_site_context == [30, 12] and model.start_scorer.filter.weight.abs().sum() > 0
+    assert GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "plain").start_scorer is None
+    again = genefinder("fit-starts", model_with_parts / "plain", "--fasta", "x.fa", "--gff", "x.gff3",
+                       "--out", model_with_parts / "fitted")
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "output folder exists" in again.stderr
+
+
+def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer(tmp_path, model_with_parts):
+    fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 9000)
+    common = ["--window", "2048", "--overlap", "512", "--device", "cpu"]
+    out = tmp_path / "a.gff3"
+    res = genefinder("annotate", fa, "-o", out, "--model", model_with_parts / "fitted", *common, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "annotate (orf" in res.stderr  # auto picked ORF decoding
+    genes, _ = read_gff3(out)
+    assert genes and all(len(g.transcripts[0].cds) == 1 and 1 <= g.start <= g.end <= 9000 for g in genes)
+    # an interrupted run (its partial file emptied) resumes to the same bytes
+    first = out.read_text()
+    out.unlink()
+    (tmp_path / "a.gff3.partial.0.jsonl").write_text("")
+    res = genefinder("annotate", fa, "-o", out, "--model", model_with_parts / "fitted", "--resume", *common,
+                     cwd=tmp_path)
+    assert res.returncode == 0 and out.read_text() == first
+    res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "plain",
+                     "--decoding", "orf", *common, cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.splitlines()[-1].startswith("genefinder: error: ORF decoding needs") and "fit-starts" in res.stderr
+    assert not (tmp_path / "b.gff3").exists()
