@@ -74,7 +74,9 @@ def run_annotation(args) -> None:
         settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,
                                       max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
                                       constrained=not args.no_constraints, introns=args.eukaryote,
-                                      min_frame_agreement=args.min_frame_agreement, decoding=args.decoding)
+                                      min_frame_agreement=args.min_frame_agreement, decoding=args.decoding,
+                                      head_weight=args.head_weight, length_prior=args.length_prior,
+                                      start_weight=args.start_weight, gene_bias=args.gene_bias)
         annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
@@ -184,6 +186,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="orf: the best set of ORFs under the coding-frame head and start scorer (bacteria); "
                              "generate: the decoder writes GFF tokens per window; auto (default): orf when the "
                              "model has both parts and --eukaryote is not given")
+    for flag, help_text in (("head-weight", "weight of the coding-frame head's log-odds (0: network-free baseline)"),
+                            ("length-prior", "nats per nt of ORF"), ("start-weight", "weight of log P(start | ORF)"),
+                            ("gene-bias", "nats a gene must add to be called")):
+        name = flag.replace("-", "_")
+        parser.add_argument(f"--{flag}", type=float, default=getattr(AnnotationSettings, name),
+                            help=f"ORF decoding: {help_text} (default {getattr(AnnotationSettings, name):g}, "
+                                 "chosen on validation DNA)")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")

@@ -61,8 +61,10 @@ class AnnotationSettings:
     min_frame_agreement: float = 0.4  # chosen on validation DNA: docs/frame_agreement_sweep.md
     decoding: str = "auto"  # DECODINGS; see the module docstring
     # ORF decoding (orf_decoding.py), chosen on validation DNA: docs/orf_decoding_sweep.md
-    start_weight: float = 128.0  # weight of log P(start | ORF) against the head's coding evidence (nats)
-    gene_bias: float = 200.0  # nats of evidence a gene must add to be called
+    head_weight: float = 0.1  # weight of the coding-frame head's log-odds (0: the network-free ORF baseline)
+    length_prior: float = 0.3  # nats per nt of ORF
+    start_weight: float = 32.0  # weight of log P(start | ORF) under the start scorer
+    gene_bias: float = 80.0  # nats of evidence a gene must add to be called
     max_overlap: int = 60  # nt a called gene may share with the one before it
 
     def __post_init__(self):
@@ -138,12 +140,15 @@ class GeneFinderAnnotator:
         n, half = len(seq), self.settings.overlap // 2
         device = next(self.model.parameters()).device
         logp = np.zeros((n, 7), dtype=np.float32)
-        plan = plan_windows(n, self.settings)
+        # head_weight 0 (the network-free baseline) reads nothing of the head: the network is not run at all
+        plan = plan_windows(n, self.settings) if self.settings.head_weight else []
+        if progress and not plan:
+            progress(n)
         for b in range(0, len(plan), self.settings.batch_size):
             chunk = plan[b:b + self.settings.batch_size]
             batch = {k: v.to(device) for k, v in self.inputs([seq[s:s + w] for s, w in chunk]).items()}
             keys = self.model.get_encoder()(**batch).nucleotide_keys
-            out = self.model.coding_head(keys).float().log_softmax(-1).cpu().numpy()
+            out = self.model.coding_frame_logits(keys).log_softmax(-1).cpu().numpy()
             for row, (s, w) in zip(out, chunk):
                 lo = 0 if s == 0 else half  # the neighbour to the left reads [s, s + half) more centrally
                 hi = w if s + w == n else w - half
@@ -167,10 +172,9 @@ class GeneFinderAnnotator:
         step_logprobs = _chosen_logprobs(out)  # (B, steps)
         genes = [decode_generated(self.tok, ids.tolist(), len(dna), step_logprobs[i].tolist())
                  for i, (ids, dna) in enumerate(zip(out.sequences, dnas))]
-        head = getattr(self.model, "coding_head", None)
-        if head is None or self.settings.min_frame_agreement <= 0:
+        if getattr(self.model, "coding_head", None) is None or self.settings.min_frame_agreement <= 0:
             return genes
-        frames = head(encoded.nucleotide_keys).argmax(-1).cpu().numpy()  # (B, N)
+        frames = self.model.coding_frame_logits(encoded.nucleotide_keys).argmax(-1).cpu().numpy()  # (B, N)
         return [[g for g in row if frame_agreement(g, frames[i, :len(dna)]) >= self.settings.min_frame_agreement]
                 for i, (row, dna) in enumerate(zip(genes, dnas))]
 

@@ -36,6 +36,11 @@ class GeneFinderConfig(PretrainedConfig):
             supervision (thousands of labels per window against tens of GFF tokens) that teaches the encoder
             coding potential and strand, which the GFF tokens alone teach slowly. 0 (default) builds no head;
             like Mixtral's `router_aux_loss_coef`, it is read by `forward` when `coding_labels` are given.
+        coding_head_layers: dilated residual convolutions (dilation 1, 3, 9, ...; kernel 5) over the pointer keys
+            before the coding-frame head. The keys see a few nucleotides each; the reading frame is a property of
+            hundreds, so a linear head reads it poorly (validation accuracy 0.54 for the default model). 0
+            (default) is that linear head alone; the layers are added after it in the state dict, so a
+            checkpoint with the linear head initialises a model with layers (`init_from`).
         start_site_context: `[upstream, downstream]` nt around a start codon read by the start-site scorer
             (`start_sites.py`) that ORF decoding uses to place starts; None (default) builds no scorer. Its
             weights are fitted after training by `genefinder fit-starts`.
@@ -68,6 +73,7 @@ class GeneFinderConfig(PretrainedConfig):
         use_cache: bool = True,
         trained_window: int | None = None,
         coding_frame_loss_coef: float = 0.0,
+        coding_head_layers: int = 0,
         start_site_context: list[int] | None = None,
         **kwargs,
     ):
@@ -119,6 +125,10 @@ class GeneFinderConfig(PretrainedConfig):
         if coding_frame_loss_coef < 0:
             raise ValueError(f"`coding_frame_loss_coef` must be >= 0, got {coding_frame_loss_coef}")
         self.coding_frame_loss_coef = coding_frame_loss_coef
+        if coding_head_layers < 0 or (coding_head_layers and not coding_frame_loss_coef):
+            raise ValueError(f"`coding_head_layers` must be >= 0 and needs `coding_frame_loss_coef` > 0, got "
+                             f"{coding_head_layers} with coefficient {coding_frame_loss_coef}")
+        self.coding_head_layers = coding_head_layers
         if start_site_context is not None and (len(start_site_context) != 2 or min(start_site_context) < 0):
             raise ValueError(f"`start_site_context` must be [upstream, downstream] nt >= 0, got {start_site_context}")
         self.start_site_context = None if start_site_context is None else [int(n) for n in start_site_context]

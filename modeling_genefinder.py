@@ -169,7 +169,10 @@ class GeneFinderPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module):
         std = self.config.initializer_range
-        if isinstance(module, (nn.Linear, nn.Conv1d)):
+        if getattr(module, "zero_init", False):  # residual branches that must start as the identity
+            nn.init.zeros_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.Linear, nn.Conv1d)):
             nn.init.normal_(module.weight, std=std)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
@@ -180,6 +183,27 @@ class GeneFinderPreTrainedModel(PreTrainedModel):
             nn.init.zeros_(module.bias)
         else:
             init_encoder_weights(module, std)
+
+
+class CodingFrameConvolutions(nn.Module):
+    """Dilated residual convolutions over the pointer keys (config.coding_head_layers): layer i sees +-2 x 3^i
+    nucleotides, so four layers read ~160 nt, enough codons to tell the reading frame; pre-norm, GELU, residual,
+    with zero-initialised convolutions, so the stack starts as the identity: a model initialised from a
+    checkpoint with the linear head starts with that head's reading, and training only adds to it."""
+
+    def __init__(self, d_model: int, layers: int, kernel: int = 5):
+        super().__init__()
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
+        self.convs = nn.ModuleList(nn.Conv1d(d_model, d_model, kernel, padding=(kernel // 2) * 3 ** i, dilation=3 ** i)
+                                   for i in range(layers))
+        for conv in self.convs:
+            conv.zero_init = True
+
+    def forward(self, keys: torch.Tensor) -> torch.Tensor:
+        x = keys
+        for norm, conv in zip(self.norms, self.convs):
+            x = x + conv(F.gelu(norm(x)).transpose(1, 2)).transpose(1, 2)
+        return x
 
 
 class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMixin):
@@ -205,6 +229,8 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         self.pointer_query = nn.Linear(config.d_model, config.d_model)
         # training aid (config.coding_frame_loss_coef): the frame of every nucleotide from its pointer key
         self.coding_head = nn.Linear(config.d_model, 7) if config.coding_frame_loss_coef > 0 else None
+        layers = getattr(config, "coding_head_layers", 0)
+        self.coding_convs = CodingFrameConvolutions(config.d_model, layers) if layers else None
         # ORF decoding's start placement (config.start_site_context), fitted after training: start_site_training.py
         context = getattr(config, "start_site_context", None)
         self.start_scorer = StartSiteScorer(*context) if context else None
@@ -270,13 +296,18 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         if labels is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=-100)
         if coding_labels is not None and self.coding_head is not None:
-            coding_logits = self.coding_head(keys).float()  # (B, N, 7)
+            coding_logits = self.coding_frame_logits(keys)  # (B, N, 7)
             coding_loss = F.cross_entropy(coding_logits.view(-1, 7), coding_labels.reshape(-1), ignore_index=-100)
             if loss is not None:
                 loss = loss + self.config.coding_frame_loss_coef * coding_loss
         return GeneFinderSeq2SeqOutput(loss=loss, logits=logits, past_key_values=past_key_values if use_cache else None,
                                        encoder_last_hidden_state=encoder_outputs.last_hidden_state,
                                        coding_loss=coding_loss, coding_logits=coding_logits)
+
+    def coding_frame_logits(self, nucleotide_keys: torch.Tensor) -> torch.Tensor:
+        """(B, N, 7) float logits of `coding_frames.FRAME_CLASSES` per nucleotide (needs a coding-frame head)."""
+        x = nucleotide_keys if self.coding_convs is None else self.coding_convs(nucleotide_keys)
+        return self.coding_head(x).float()
 
     def _shift_right(self, labels):
         shifted = labels.new_full(labels.shape, self.config.pad_token_id)

@@ -6,16 +6,18 @@ model's dense per-nucleotide outputs for a whole record and solves for the genes
 with its hand-built scores (and Tiberius or Helixer with a structured layer over a network's outputs):
 
 1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`);
-2. score of a candidate = sum over its nucleotides of log P(the codon position the gene implies) -
-   log P(non-coding) under the coding-frame head, + `start_weight` x log P(this start | its ORF) under the start
-   scorer (a softmax over the ORF's start codons: what the scorer is fitted to, and <= 0, so it places the
-   start without making genes likelier), - `gene_bias` (the evidence a gene must add to be called);
+2. score of a candidate = `head_weight` x sum over its nucleotides of [log P(the codon position the gene implies)
+   - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
+   DNA is coding and a long ORF is rarely there by chance), + `start_weight` x log P(this start | its ORF) under
+   the start scorer (a softmax over the ORF's start codons: what the scorer is fitted to, and <= 0, so it places
+   the start without making genes likelier), - `gene_bias` (the evidence a gene must add to be called).
+   `head_weight` 0 leaves the network out: the ORF-structure baseline the head has to beat;
 3. selection: the highest-scoring set of candidates in which each overlaps the one before it by at most
    `max_overlap` nt (weighted interval scheduling, one pass over the candidates sorted by end). Two starts of one ORF always
    overlap, so each stop gets at most one start.
 
-The settings (`genetic_code`, `min_cds_length`, `start_weight`, `gene_bias`, `max_overlap`) are
-`annotation.AnnotationSettings` fields; `start_weight` and `gene_bias` are chosen on validation DNA
+The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `start_weight`, `gene_bias`,
+`max_overlap`) are `annotation.AnnotationSettings` fields; the four weights are chosen on validation DNA
 (`benchmarks/orf_decoding_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
 generation.
 
@@ -78,8 +80,8 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
     for strand in "+-":
         s, logp = strand_view(seq, coding_logp, strand)
         a, e = open_reading_frames(s, code, settings.min_cds_length)
-        sc = coding_scores(logp, a, e) + settings.start_weight * start_log_probs(start_logits[strand][a], e) \
-            - settings.gene_bias
+        sc = settings.head_weight * coding_scores(logp, a, e) + settings.length_prior * (e - a) \
+            + settings.start_weight * start_log_probs(start_logits[strand][a], e) - settings.gene_bias
         keep = sc > 0
         a, e, sc = a[keep], e[keep], sc[keep]
         lo.append(a + 1 if strand == "+" else n - e + 1)

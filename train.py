@@ -183,6 +183,8 @@ class Trainer:
         self.model_config = task.model_config
         if cfg.init_from:
             load_init_weights(model, cfg.init_from, cfg.init_from_part, task.encoder_prefix)
+        if cfg.trainable:
+            freeze_all_but(model, cfg.trainable)
         if cfg.gradient_checkpointing:
             # non-reentrant: works under DDP's no_sync and with frozen parameters
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x name
@@ -443,6 +445,17 @@ def load_init_weights(model, checkpoint: str | Path, part: str, encoder_prefix: 
                                    "use the same decoder sizes", str(checkpoint))
     model.load_state_dict(state, strict=False)
     logger.info("init_from %s: loaded %d tensors (%s)", checkpoint, len(state), part)
+
+
+def freeze_all_but(model, prefixes: list[str]) -> None:
+    """Train only the parameters whose names start with one of `prefixes` (`trainable`); one line if none does."""
+    names = [n for n, _ in model.named_parameters()]
+    unmatched = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+    if unmatched:
+        raise GeneFinderInputError(f"`trainable`: no parameter of this model starts with {unmatched[0]!r} "
+                                   f"(top-level parts: {', '.join(sorted({n.split('.')[0] for n in names}))})")
+    for name, param in model.named_parameters():
+        param.requires_grad_(any(name.startswith(p) for p in prefixes))
 
 
 def device_name(device) -> str:

@@ -45,6 +45,8 @@ class TrainConfig:
     init_from: str | None = None  # a checkpoint folder to start from (e.g. a decoder-lm run's checkpoint-N)
     init_from_part: str = "decoder"  # what init_from loads: "decoder" (all but encoder.*), "all", or "encoder" only
     constrained_loss: bool = False  # seq2seq: cross-entropy over only the tokens annotate's grammar allows at each step
+    trainable: list | None = None  # parameter-name prefixes to train (e.g. [coding_head, coding_convs]); the rest is
+    #   frozen. None trains everything. A frozen part's loss still shows in the logs but moves nothing.
     # -- encoder-only stages (mlm, classification) ----------------------------------------------------------
     mlm_probability: float = 0.15  # fraction of tokens MLM predicts (BERT's; 80% [MASK], 10% random, 10% kept)
     rc_augment: bool = False  # mlm/classification: reverse-complement each sequence with probability 1/2 per draw
@@ -95,6 +97,7 @@ _TYPES = {
     "str": ("dataset", "run_dir", "stage", "init_from_part", "mixed_precision"),
     "optional_str": ("dna_tokenizer", "init_from"),
     "dict": ("model",),
+    "optional_str_list": ("trainable",),
 }
 
 
@@ -214,6 +217,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if kind == "bool":
         if not isinstance(value, bool):
             raise bad(f"`{name}` must be true or false, got {value!r}", source)
+        return value
+    if kind == "optional_str_list":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise bad(f"`{name}` must be a non-empty list of parameter-name prefixes, got {value!r}", source)
         return value
     if kind == "dict":
         if not isinstance(value, dict):

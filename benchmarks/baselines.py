@@ -216,14 +216,15 @@ def run_augustus(genome: Genome, species: str, code: int, work: Path) -> ToolRun
     return run
 
 
-def run_genefinder(template: str | None, genome: Genome, code: int, organism_type: str, work: Path) -> ToolRun:
-    run = ToolRun("genefinder")
+def run_genefinder(template: str | None, genome: Genome, code: int, organism_type: str, work: Path,
+                   tool: str = "genefinder") -> ToolRun:
+    run = ToolRun(tool)
     if not template:
         run.note = ("not run: no trained genefinder model exists yet; once one does, pass e.g. --genefinder-cmd "
                     "'genefinder annotate {fasta} -o {out} --model MODEL --genetic-code {genetic_code}'")
         return run
     run.version = importlib.metadata.version("genefinder")
-    out = work / "genefinder.gff3"
+    out = work / f"{tool.lower()}.gff3"
     fields = {"fasta": str(genome.path), "out": str(out), "genetic_code": code, "organism_type": organism_type}
     cmd = shlex.split(template.format(**fields))
     run.command = template
@@ -310,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", help="section name (default: the FASTA's folder name)")
     p.add_argument("--genefinder-cmd", help="command template running a trained genefinder: {fasta} {out} "
                                             "{genetic_code} {organism_type} are filled in")
+    p.add_argument("--genefinder-variant", action="append", default=[], metavar="NAME=TEMPLATE",
+                   help="another genefinder row, e.g. an ablation: genefinder-no-head='.venv/bin/genefinder annotate "
+                        "{fasta} -o {out} --head-weight 0'; repeatable; NAME of letters, digits, - and _")
     p.add_argument("--keep", type=Path, help="also copy every tool's GFF3 into this folder")
     p.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
                    help="run only these (default: all; Prodigal and pyrodigal run on bacteria only)")
@@ -337,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run_augustus(genome, args.augustus_species, code, work))
             if "genefinder" in args.tools:
                 runs.append(run_genefinder(args.genefinder_cmd, genome, code, args.organism_type, work))
+            for spec in args.genefinder_variant:
+                label, _, template = spec.partition("=")
+                if not re.fullmatch(r"[A-Za-z0-9_-]+", label) or not template:
+                    raise GeneFinderInputError(f"--genefinder-variant wants NAME=TEMPLATE, got {spec!r}")
+                runs.append(run_genefinder(template, genome, code, args.organism_type, work, tool=label))
             for run in runs:
                 gff = work / f"{run.tool.lower()}.gff3"
                 if run.seconds is not None and not run.note and gff.is_file():

@@ -1,11 +1,12 @@
-"""Choose ORF decoding's `start_weight` and `gene_bias` on validation DNA, never on the held-out genome.
+"""Choose ORF decoding's four weights on validation DNA, never on the held-out genome.
 
     .venv/bin/python benchmarks/orf_decoding_sweep.py --model default_model --out-md docs/orf_decoding_sweep.md
 
 The model reads the region once (coding-frame head and start scorer, `GeneFinderAnnotator.coding_evidence`);
-each setting then only re-solves the ORF selection, so the grid isolates the two weights. The default region is
-E. coli's validation block, as for benchmarks/frame_agreement_sweep.py. The report also gives generation on the
-same region with the model's default settings, for comparison.
+each setting then only re-solves the ORF selection, so the grid isolates the weights. `head_weight` 0 is the
+network-free baseline (ORF structure, a length prior and the start scorer): the best row per head weight shows what
+the coding-frame head adds. The default region is E. coli's validation block, as for
+benchmarks/frame_agreement_sweep.py. The report also gives generation on the same region, for comparison.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from genefinder.windows import shift_genes
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__)
-    p.add_argument("--start-weights", nargs="+", type=float, default=[0, 8, 32, 64, 128, 256])
-    p.add_argument("--gene-biases", nargs="+", type=float, default=[80, 120, 200, 300])
+    p.add_argument("--head-weights", nargs="+", type=float, default=[0, 0.1, 0.25, 0.5, 1])
+    p.add_argument("--length-priors", nargs="+", type=float, default=[0, 0.05, 0.1, 0.2, 0.3])
+    p.add_argument("--start-and-bias", nargs="+", default=["4:20", "16:40", "32:80", "64:120", "128:200", "128:300",
+                                                           "256:300"],
+                   help="start_weight:gene_bias pairs (the bias must grow with the start weight)")
     p.add_argument("--skip-generation", action="store_true", help="leave out the generation line (slow)")
     args = p.parse_args(argv)
     return run("orf_decoding_sweep", args, lambda: sweep(args, argv))
@@ -47,15 +51,19 @@ def sweep(args, argv: list[str] | None) -> int:
     t0 = time.perf_counter()
     evidence = GeneFinderAnnotator(model, tok, inputs, base).coding_evidence(seq)
     read_s = time.perf_counter() - t0
-    rows = ["| start_weight | gene_bias | genes predicted | gene F1 | stop F1 | base F1 |", "|---:|---:|---:|---:|---:|---:|"]
-    best = (-1.0, None, None)
-    for weight, bias in itertools.product(args.start_weights, args.gene_biases):
-        genes = decode_orfs(seq, *evidence, replace(base, start_weight=weight, gene_bias=bias), seqid=r.seqid)
-        s = score_region(shift_genes(genes, r.start - 1), where)
-        rows.append(f"| {weight:g} | {bias:g} | {_cells(s)}")
+    header = ["| head_weight | length_prior | start_weight | gene_bias | genes predicted | gene F1 | stop F1 | base F1 |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows, best = [], {}
+    pairs = [tuple(float(x) for x in pair.split(":")) for pair in args.start_and_bias]
+    for head, prior, (weight, bias) in itertools.product(args.head_weights, args.length_priors, pairs):
+        settings = replace(base, head_weight=head, length_prior=prior, start_weight=weight, gene_bias=bias)
+        s = score_region(shift_genes(decode_orfs(seq, *evidence, settings, seqid=r.seqid), r.start - 1), where)
+        rows.append(f"| {head:g} | {prior:g} | {weight:g} | {bias:g} | {_cells(s)}")
         print(rows[-1], flush=True)
-        best = max(best, (s["gene"].f1 or 0, weight, bias), key=lambda b: b[0])
-    rows += ["", f"Best gene F1: {best[0]:.3f} at start_weight {best[1]:g}, gene_bias {best[2]:g}.", ""]
+        if (s["gene"].f1 or 0) > best.get(head, (-1.0,))[0]:
+            best[head] = (s["gene"].f1 or 0, rows[-1])
+    rows = ["Best gene F1 per head weight (0 = without the network's coding-frame head):", "", *header,
+            *[row for _, row in best.values()], "", "Whole grid:", "", *header, *rows, ""]
     if not args.skip_generation:
         t0 = time.perf_counter()
         s = score_region(annotate_region(model, tok, inputs, where, replace(base, decoding="generate")), where)

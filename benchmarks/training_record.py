@@ -47,6 +47,7 @@ def render(title: str, phases: list[dict], plots: dict[str, list[Path]], command
         loss = "grammar-constrained" if c.get("constrained_loss") else "full vocabulary"
         coef = c.get("model", {}).get("coding_frame_loss_coef", 0)
         loss += f" + {coef} x coding-frame" if coef else ""
+        loss += f" (training only {', '.join(c['trainable'])})" if c.get("trainable") else ""
         evs = f"{ev['loss']:.4f} / {ev['token_accuracy']:.3f} (step {ev['step']})" if ev else "–"
         evs += f"; coding-frame accuracy {ev['coding_accuracy']:.3f}" if "coding_accuracy" in ev else ""
         lines.append(f"| {i} | `{p['run']}` | {p['checkpoint']} | {loss} | {c.get('init_from') or 'random'} | "

@@ -63,6 +63,28 @@ def test_coding_frame_head_adds_its_weighted_loss_only_when_asked():
         GeneFinderConfig(coding_frame_loss_coef=-1)
 
 
+def test_coding_convolutions_read_the_frame_from_a_wider_context():
+    """coding_head_layers adds dilated convolutions before the head. They start as the identity (a model
+    initialised from a linear-head checkpoint reads as that head did); trained, a key up to their reach from a
+    nucleotide changes its logits (the linear head reads each key alone), and other windows' keys never do."""
+    model = tiny(coding_frame_loss_coef=1.0, coding_head_layers=3).eval()  # reach +-2 x (1 + 3 + 9) = 26 nt
+    keys = torch.randn(2, 100, 32)
+    assert torch.equal(model.coding_frame_logits(keys), model.coding_head(keys).float())
+    with torch.no_grad():
+        for conv in model.coding_convs.convs:
+            conv.weight.normal_(std=0.1)
+    moved = keys.clone()
+    moved[0, 70] += 1.0
+    base, changed = model.coding_frame_logits(keys), model.coding_frame_logits(moved)
+    assert base.shape == (2, 100, 7)
+    differs = (base - changed).abs().amax(-1)[0] > 0
+    assert differs[50].item() and not differs[40].item() and torch.equal(base[1], changed[1])
+    linear = tiny(coding_frame_loss_coef=1.0)
+    assert linear.coding_convs is None and linear.coding_frame_logits(keys).shape == (2, 100, 7)
+    with pytest.raises(ValueError, match="coding_head_layers"):
+        GeneFinderConfig(coding_head_layers=2)  # no coding-frame head to put them before
+
+
 def test_padding_positions_cannot_be_pointed_at():
     model = tiny()
     ids = window_batch(length=100)

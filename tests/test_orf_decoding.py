@@ -54,7 +54,8 @@ def test_with_the_reference_frames_as_head_the_decoder_finds_the_reference_genes
     seq = fasta.fetch("NC_000913.3", 0, 60_000)
     ref = [g for g in read_gff3(gff)[0] if any(t.cds for t in g.transcripts)]
     flat = {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}  # no start preference: the head alone places starts
-    genes = decode_orfs(seq, oracle_head(ref, len(seq)), flat, AnnotationSettings(gene_bias=20), "NC_000913.3")
+    head_only = AnnotationSettings(head_weight=1, length_prior=0, start_weight=0, gene_bias=20)
+    genes = decode_orfs(seq, oracle_head(ref, len(seq)), flat, head_only, "NC_000913.3")
     scores = evaluate(genes, ref)
     assert {g.strand for g in genes} == {"+", "-"} and all(g.seqid == "NC_000913.3" for g in genes)
     # 53 of the 57 genes exactly, no false gene elsewhere: the 4 misses overlap another gene by hundreds of nt
@@ -62,15 +63,18 @@ def test_with_the_reference_frames_as_head_the_decoder_finds_the_reference_genes
     assert scores["gene"].f1 > 0.9 and scores["stop"].f1 > 0.9, scores["gene"]
     # the same DNA read as its reverse complement: the mirrored genes, as well found
     mirrored = reverse_complement_genes(ref, len(seq))
-    rc_genes = decode_orfs(reverse_complement(seq), oracle_head(mirrored, len(seq)), flat,
-                           AnnotationSettings(gene_bias=20), "NC_000913.3")
+    rc_genes = decode_orfs(reverse_complement(seq), oracle_head(mirrored, len(seq)), flat, head_only, "NC_000913.3")
     assert evaluate(rc_genes, mirrored)["gene"].f1 > 0.9
 
 
-def test_a_head_that_reads_nothing_as_coding_calls_no_gene():
+def test_a_head_that_reads_nothing_as_coding_calls_no_gene_unless_the_length_prior_outweighs_it():
     seq = "ATG" + "AAA" * 100 + "TAA"
     logp = np.log(np.full((len(seq), 7), 0.01, dtype=np.float32))
-    logp[:, 0] = np.log(0.94)
-    assert decode_orfs(seq, logp, {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}, AnnotationSettings()) == []
+    logp[:, 0] = np.log(0.94)  # log-odds -4.5 per nt against every codon position
+    flat = {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}
+    assert decode_orfs(seq, logp, flat, AnnotationSettings(head_weight=1, length_prior=0, gene_bias=20)) == []
+    # without the head (the network-free baseline) the 306-nt ORF is worth 0.3 x 306 > 80 nats
+    genes = decode_orfs(seq, logp, flat, AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80))
+    assert [(g.strand, g.start, g.end) for g in genes] == [("+", 1, 306)]
     with pytest.raises(ValueError, match="shape"):
         decode_orfs(seq, logp[:10], {"+": np.zeros(10), "-": np.zeros(10)}, AnnotationSettings())

@@ -424,6 +424,28 @@ def test_training_records_its_window_as_annotates_default(short_run):
     assert AnnotationSettings.window_for(None) == (AnnotationSettings.window, AnnotationSettings.window // 4)
 
 
+def test_trainable_trains_only_the_named_parts_from_a_linear_head_checkpoint(dataset, tmp_path):
+    """Phase-4 style: a run with the linear coding head initialises a model with coding convolutions, and
+    `trainable: [coding_head, coding_convs]` moves those parameters and nothing else."""
+    frames = TINY | {"coding_frame_loss_coef": 1.0}
+    train(config(dataset, tmp_path / "linear", max_steps=2, warmup_steps=1, checkpoint_every=2, model=frames))
+    start = tmp_path / "linear" / "checkpoint-2"
+    cfg = config(dataset, tmp_path / "convs", max_steps=4, warmup_steps=1, checkpoint_every=4, init_from=str(start),
+                 init_from_part="all", trainable=["coding_head", "coding_convs"],
+                 model=frames | {"coding_head_layers": 2})
+    train(cfg)
+    from safetensors.torch import load_file
+
+    before, after = load_file(str(start / "model.safetensors")), load_file(str(tmp_path / "convs" / "checkpoint-4" /
+                                                                               "model.safetensors"))
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved == {"coding_head.weight", "coding_head.bias"}
+    assert {k for k in after if k.startswith("coding_convs.")} and set(after) - set(before) == \
+        {k for k in after if k.startswith("coding_convs.")}
+    with pytest.raises(GeneFinderInputError, match="trainable"):
+        train(config(dataset, tmp_path / "bad", max_steps=2, warmup_steps=1, trainable=["nothing_here"]))
+
+
 def test_coding_frame_loss_trains_the_head_and_reports_it_apart(dataset, tmp_path):
     """With `coding_frame_loss_coef` every window's nucleotides carry frame labels; eval logs the GFF loss without
     the auxiliary term, plus the head's own loss and accuracy, and the head learns (loss falls from ~ln 7)."""
