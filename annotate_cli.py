@@ -207,7 +207,8 @@ def run(args) -> None:
     try:
         GeneticCode(args.genetic_code)
         AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
-                           min_frame_agreement=args.min_frame_agreement)  # before the model loads
+                           min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
+                           length_prior=args.length_prior, start_weight=args.start_weight)  # before the model loads
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

@@ -77,6 +77,9 @@ class AnnotationSettings:
             raise ValueError(f"`min_frame_agreement` must be in [0, 1], got {self.min_frame_agreement}")
         if self.decoding not in DECODINGS:
             raise ValueError(f"`decoding` must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
+        for name in ("head_weight", "length_prior", "start_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}")
 
     @classmethod
     def window_for(cls, config, window: int | None = None, overlap: int | None = None) -> tuple[int, int]:

@@ -159,6 +159,9 @@ def run(args) -> None:
     code, min_length = GeneticCode(model.config.genetic_code), AnnotationSettings.min_cds_length
     examples = {split: StartExamples.concat([ex for src in sources for ex in genome_examples(
         src, split, code, min_length, up, down)]) for split in ("train", "validation")}
+    if examples["train"].n_orfs == 0:
+        raise GeneFinderInputError("no complete reference gene with an ATG/GTG/TTG start lies in the train blocks: "
+                                   "nothing to fit the start scorer on", ", ".join(s.gff for s in sources))
     loss = fit(model.start_scorer, examples["train"], args.l2)
     for split, ex in examples.items():
         acc, longest = accuracy(model.start_scorer, ex)

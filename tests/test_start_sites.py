@@ -82,6 +82,17 @@ def genefinder(*args, cwd=None):
                           cwd=cwd)
 
 
+def test_fit_starts_without_genes_to_learn_from_is_a_one_line_error(tmp_path, model_with_parts):
+    fa = tmp_path / "g.fa"
+    fa.write_text(">chr\n" + "ACGT" * 500 + "\n")
+    gff = tmp_path / "g.gff3"
+    gff.write_text("##gff-version 3\n")
+    res = genefinder("fit-starts", model_with_parts / "plain", "--fasta", fa, "--gff", gff, "--out", tmp_path / "o")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and not (tmp_path / "o").exists()
+    last = res.stderr.splitlines()[-1]
+    assert last.startswith(f"genefinder: error: {gff}: no complete reference gene"), last
+
+
 def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
     model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
     assert model.config.start_site_context == [30, 12] and model.start_scorer.filter.weight.abs().sum() > 0
@@ -107,6 +118,9 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
     res = genefinder("annotate", fa, "-o", out, "--model", model_with_parts / "fitted", "--resume", *common,
                      cwd=tmp_path)
     assert res.returncode == 0 and out.read_text() == first
+    res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
+                     "--head-weight", "-1", *common, cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip() == "genefinder: error: `head_weight` must be >= 0, got -1.0"
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "plain",
                      "--decoding", "orf", *common, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
