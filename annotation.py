@@ -147,6 +147,7 @@ class GeneFinderAnnotator:
         plan = plan_windows(n, self.settings) if self.settings.head_weight else []
         if progress and not plan:
             progress(n)
+        read = 0  # nt of the record read so far, for `progress`
         for b in range(0, len(plan), self.settings.batch_size):
             chunk = plan[b:b + self.settings.batch_size]
             batch = {k: v.to(device) for k, v in self.inputs([seq[s:s + w] for s, w in chunk]).items()}
@@ -156,8 +157,9 @@ class GeneFinderAnnotator:
                 lo = 0 if s == 0 else half  # the neighbour to the left reads [s, s + half) more centrally
                 hi = w if s + w == n else w - half
                 logp[s + lo:s + hi] = row[lo:hi]
-            if progress:  # nt of the record read so far
-                progress(chunk[-1][0] + chunk[-1][1] - (plan[b - 1][0] + plan[b - 1][1] if b else 0))
+            if progress:
+                progress(chunk[-1][0] + chunk[-1][1] - read)
+            read = chunk[-1][0] + chunk[-1][1]
         scorer = self.model.start_scorer
         return logp, {"+": scorer.score(seq), "-": scorer.score(reverse_complement(seq))}
 

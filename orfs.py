@@ -14,34 +14,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from .genetic_code import GeneticCode
+from .genetic_code import CODONS, GeneticCode
 
 COMMON_STARTS = frozenset({"ATG", "GTG", "TTG"})
 
-_BASE = np.full(256, 4, dtype=np.int64)  # A C G T (either case) -> 0-3, anything else (N, IUPAC) -> 4
-for _i, _b in enumerate("ACGT"):
+_BASE = np.full(256, 4, dtype=np.int8)  # base -> TCAG index (0-3: GeneticCode's codon order), else 4
+for _i, _b in enumerate("TCAG"):
     _BASE[ord(_b)] = _BASE[ord(_b.lower())] = _i
 
 
 def base_codes(seq: str) -> np.ndarray:
-    """(n,) 0-3 for A/C/G/T in either case, 4 for any other character."""
-    return _BASE[np.frombuffer(seq.encode("latin-1"), dtype=np.uint8)]
+    """(n,) int8 TCAG index of each base in either case, 4 for any other character (N, IUPAC codes, U)."""
+    return _BASE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
 
 
 def codon_ids(seq: str) -> np.ndarray:
-    """(max(n - 2, 0),) id 16*b0 + 4*b1 + b2 of the codon starting at each position, 64 if it holds a non-ACGT."""
-    b = base_codes(seq)
+    """(max(n - 2, 0),) index of the codon starting at each position into `GeneticCode`'s 65-entry lookups
+    (`genetic_code.codon_index`: TCAG order, 64 for a codon holding a non-ACGT base)."""
+    b = base_codes(seq).astype(np.int64)
     if len(b) < 3:
         return np.zeros(0, dtype=np.int64)
     ids = 16 * b[:-2] + 4 * b[1:-1] + b[2:]
     return np.where((b[:-2] < 4) & (b[1:-1] < 4) & (b[2:] < 4), ids, 64)
-
-
-def _codon_mask(codons) -> np.ndarray:
-    mask = np.zeros(65, dtype=bool)
-    for c in codons:
-        mask[16 * "ACGT".index(c[0]) + 4 * "ACGT".index(c[1]) + "ACGT".index(c[2])] = True
-    return mask
 
 
 def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +46,9 @@ def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[n
     string's end without a stop gives no candidate: genes cut by a record's end are not called.
     """
     ids = codon_ids(seq)
-    is_start, is_stop = _codon_mask((code.starts & COMMON_STARTS) - code.stops)[ids], _codon_mask(code.stops)[ids]
+    stop = np.array(code.stop_lookup())
+    common = np.array([c in COMMON_STARTS for c in CODONS] + [False])
+    is_start, is_stop = (np.array(code.start_lookup()) & common & ~stop)[ids], stop[ids]
     starts, ends = [], []
     for frame in range(3):
         codons = np.arange(frame, len(ids), 3)

@@ -26,8 +26,8 @@ from .processing_genefinder import GeneFinderInputs
 from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
 
 SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
-                 "min_cds_length", "min_frame_agreement", "decoding", "head_weight", "length_prior", "start_weight", "gene_bias",
-                 "max_overlap")
+                 "min_cds_length", "min_frame_agreement", "decoding", "head_weight", "length_prior", "start_weight",
+                 "gene_bias", "max_overlap")
 
 
 class GeneFindingPipeline(Pipeline):

@@ -56,41 +56,51 @@ class StartExamples:
                    torch.cat([p.true for p in parts]))
 
 
-def strand_examples(seq: str, genes: list[tuple[int, int]], block: tuple[int, int], code: GeneticCode,
-                    min_length: int, upstream: int, downstream: int) -> StartExamples:
-    """Examples of one strand read 5'->3' (`seq`), from the complete genes (0-based start, exclusive end) lying
-    inside `block` whose true start is one of their ORF's candidates."""
-    starts, ends = open_reading_frames(seq, code, min_length)
-    true_start = dict((e, a) for a, e in genes if block[0] <= a and e <= block[1])
-    in_block = (starts >= block[0]) & np.isin(ends, list(true_start))
-    starts, ends = starts[in_block], ends[in_block]
-    has_true = {e for a, e in zip(starts, ends) if true_start[e] == a}
-    keep = np.isin(ends, list(has_true))
-    starts, ends = starts[keep], ends[keep]
+def strand_examples(seq: str, genes: list[tuple[int, int]], blocks: dict[str, tuple[int, int]], code: GeneticCode,
+                    min_length: int, upstream: int, downstream: int) -> dict[str, StartExamples]:
+    """Examples of one strand read 5'->3' (`seq`) per split block: from the complete genes (0-based start,
+    exclusive end) lying inside the block whose true start is one of their ORF's candidates. The strand's ORFs
+    and one-hot DNA are computed once for all blocks."""
+    orf_starts, orf_ends = open_reading_frames(seq, code, min_length)
     width = upstream + 3 + downstream
     padded = torch.nn.functional.pad(one_hot(seq), (upstream, width))
-    contexts = padded[:, torch.from_numpy(starts)[:, None] + torch.arange(width)].permute(1, 0, 2)
-    _, group = np.unique(ends, return_inverse=True)
-    true = np.array([true_start[e] == a for a, e in zip(starts, ends)], dtype=bool)
-    return StartExamples(contexts.contiguous(), torch.from_numpy(group.reshape(-1)), torch.from_numpy(true))
+    out = {}
+    for split, (lo, hi) in blocks.items():
+        true_start = dict((e, a) for a, e in genes if lo <= a and e <= hi)
+        in_block = (orf_starts >= lo) & np.isin(orf_ends, list(true_start))
+        starts, ends = orf_starts[in_block], orf_ends[in_block]
+        has_true = {e for a, e in zip(starts, ends) if true_start[e] == a}
+        keep = np.isin(ends, list(has_true))
+        starts, ends = starts[keep], ends[keep]
+        contexts = padded[:, torch.from_numpy(starts)[:, None] + torch.arange(width)].permute(1, 0, 2)
+        _, group = np.unique(ends, return_inverse=True)
+        true = np.array([true_start[e] == a for a, e in zip(starts, ends)], dtype=bool)
+        out[split] = StartExamples(contexts.contiguous(), torch.from_numpy(group.reshape(-1)), torch.from_numpy(true))
+    return out
 
 
-def genome_examples(source, split: str, code: GeneticCode, min_length: int, upstream: int, downstream: int,
-                    val_fraction: float = 0.1, test_fraction: float = 0.1) -> list[StartExamples]:
-    """Examples from one genome's `split` blocks (both strands), as build-dataset --split-by region cuts them."""
+def genome_examples(source, code: GeneticCode, min_length: int, upstream: int, downstream: int,
+                    val_fraction: float = 0.1, test_fraction: float = 0.1) -> dict[str, list[StartExamples]]:
+    """Examples of one genome per split ("train", "validation", "test": its blocks as build-dataset
+    --split-by region cuts them), both strands; the genome and its annotation are read once for all splits."""
     fa, genes_by_seq = load_genome(source, coding_only=True)
-    out = []
-    for block_split, seqid, lo, hi in split_regions(fa, "region", val_fraction, test_fraction):
-        if block_split != split:
-            continue
-        seq, n = fa.fetch(seqid, 0, fa.length(seqid)), fa.length(seqid)
+    blocks: dict[str, dict[str, tuple[int, int]]] = {}  # seqid -> split -> (lo, hi)
+    for split, seqid, lo, hi in split_regions(fa, "region", val_fraction, test_fraction):
+        blocks.setdefault(seqid, {})[split] = (lo, hi)
+    out: dict[str, list[StartExamples]] = {}
+    for seqid, by_split in blocks.items():
+        n = fa.length(seqid)
+        seq = fa.fetch(seqid, 0, n)
         complete = [(g.strand, t.cds[0]) for g in genes_by_seq.get(seqid, []) for t in g.transcripts[:1]
                     if len(t.cds) == 1 and not (t.partial_left or t.partial_right)]
         forward = [(c.start - 1, c.end) for strand, c in complete if strand == "+"]
         reverse = [(n - c.end, n - c.start + 1) for strand, c in complete if strand == "-"]
-        out.append(strand_examples(seq, forward, (lo, hi), code, min_length, upstream, downstream))
-        out.append(strand_examples(reverse_complement(seq), reverse, (n - hi, n - lo), code, min_length,
-                                   upstream, downstream))
+        mirrored = {split: (n - hi, n - lo) for split, (lo, hi) in by_split.items()}
+        for per_split in (strand_examples(seq, forward, by_split, code, min_length, upstream, downstream),
+                          strand_examples(reverse_complement(seq), reverse, mirrored, code, min_length, upstream,
+                                          downstream)):
+            for split, ex in per_split.items():
+                out.setdefault(split, []).append(ex)
     return out
 
 
@@ -157,8 +167,9 @@ def run(args) -> None:
     model.config.start_site_context = [up, down]
     model.start_scorer = StartSiteScorer(up, down)
     code, min_length = GeneticCode(model.config.genetic_code), AnnotationSettings.min_cds_length
-    examples = {split: StartExamples.concat([ex for src in sources for ex in genome_examples(
-        src, split, code, min_length, up, down)]) for split in ("train", "validation")}
+    per_genome = [genome_examples(src, code, min_length, up, down) for src in sources]
+    examples = {split: StartExamples.concat([ex for g in per_genome for ex in g.get(split, [])])
+                for split in ("train", "validation")}
     if examples["train"].n_orfs == 0:
         raise GeneFinderInputError("no complete reference gene with an ATG/GTG/TTG start lies in the train blocks: "
                                    "nothing to fit the start scorer on", ", ".join(s.gff for s in sources))

@@ -37,9 +37,9 @@ def ecoli_slice(tmp_path_factory):
 def test_fitted_on_train_blocks_it_places_held_out_starts_better_than_the_longest_orf(ecoli_slice):
     fa, gff = ecoli_slice
     source, code = GenomeSource(str(fa), str(gff), "ecoli"), GeneticCode(11)
-    train = StartExamples.concat(genome_examples(source, "train", code, 60, 30, 12))
-    held_out = StartExamples.concat(genome_examples(source, "validation", code, 60, 30, 12)
-                                    + genome_examples(source, "test", code, 60, 30, 12))
+    examples = genome_examples(source, code, 60, 30, 12)
+    train = StartExamples.concat(examples["train"])
+    held_out = StartExamples.concat(examples["validation"] + examples["test"])
     assert train.n_orfs > 400 and held_out.n_orfs > 80 and int(held_out.true.sum()) == held_out.n_orfs
     assert held_out.contexts.shape[1:] == (4, 45)
     scorer = StartSiteScorer(30, 12)
