@@ -161,6 +161,8 @@ def run(args) -> None:
         raise GeneFinderInputError("not a model folder (needs config.json and model.safetensors)", str(model_dir))
     if out.exists():
         raise GeneFinderInputError("output folder exists; give a new --out", str(out))
+    if min(args.context) < 0:
+        raise GeneFinderInputError(f"--context must be >= 0 nt each side, got {args.context[0]} {args.context[1]}")
     sources = sources_from_args(args)
     model = GeneFinderForConditionalGeneration.from_pretrained(model_dir)
     up, down = args.context

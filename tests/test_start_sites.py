@@ -100,6 +100,10 @@ def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
     again = genefinder("fit-starts", model_with_parts / "plain", "--fasta", "x.fa", "--gff", "x.gff3",
                        "--out", model_with_parts / "fitted")
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "output folder exists" in again.stderr
+    negative = genefinder("fit-starts", model_with_parts / "plain", "--fasta", "x.fa", "--gff", "x.gff3",
+                          "--out", model_with_parts / "never", "--context", "-1", "3")
+    assert negative.returncode == 2 and negative.stderr.strip() == \
+        "genefinder: error: --context must be >= 0 nt each side, got -1 3"
 
 
 def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer(tmp_path, model_with_parts):
