@@ -76,7 +76,9 @@ def run_annotation(args) -> None:
                                       constrained=not args.no_constraints, introns=args.eukaryote,
                                       min_frame_agreement=args.min_frame_agreement, decoding=args.decoding,
                                       head_weight=args.head_weight, length_prior=args.length_prior,
-                                      start_weight=args.start_weight, gene_bias=args.gene_bias)
+                                      start_weight=args.start_weight, gene_bias=args.gene_bias,
+                                      hexamer_weight=args.hexamer_weight,
+                                      self_training_rounds=args.self_training_rounds)
         annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
@@ -85,6 +87,10 @@ def run_annotation(args) -> None:
     done = _read_partials(out) if args.resume else {}
     if not args.resume:
         partial.unlink(missing_ok=True)
+    if state.is_local_main_process and annotator.self_trains:
+        print(f"self-training on {args.genome} ({sum(fa.length(n) for n in fa.names):,} nt, "
+              f"{settings.self_training_rounds} network-free pass(es))", file=sys.stderr)
+    annotator.self_train(lambda: (fa.fetch(name, 0, fa.length(name)) for name in fa.names))
     plans = {name: annotator.plan(fa.length(name)) for name in fa.names}
     total = sum(n for plan in plans.values() for _, n in plan)  # nt of the units of work (windows overlap)
     bar = tqdm(total=total, unit="nt", unit_scale=True, desc=f"annotate ({annotator.decoding}, nt)", file=sys.stderr,
@@ -188,11 +194,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "model has both parts and --eukaryote is not given")
     for flag, help_text in (("head-weight", "weight of the coding-frame head's log-odds (0: network-free baseline)"),
                             ("length-prior", "nats per nt of ORF"), ("start-weight", "weight of log P(start | ORF)"),
-                            ("gene-bias", "nats a gene must add to be called")):
+                            ("gene-bias", "nats a gene must add to be called"),
+                            ("hexamer-weight", "weight of the input genome's own hexamer log-odds, fitted on it "
+                                               "first (self-training; 0: off)")):
         name = flag.replace("-", "_")
         parser.add_argument(f"--{flag}", type=float, default=getattr(AnnotationSettings, name),
                             help=f"ORF decoding: {help_text} (default {getattr(AnnotationSettings, name):g}, "
                                  "chosen on validation DNA)")
+    parser.add_argument("--self-training-rounds", type=int, default=AnnotationSettings.self_training_rounds,
+                        help="ORF decoding: network-free passes over the input that fit its hexamer statistics "
+                             f"(default {AnnotationSettings.self_training_rounds})")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")
@@ -208,7 +219,9 @@ def run(args) -> None:
         GeneticCode(args.genetic_code)
         AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
                            min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
-                           length_prior=args.length_prior, start_weight=args.start_weight)  # before the model loads
+                           length_prior=args.length_prior, start_weight=args.start_weight,
+                           hexamer_weight=args.hexamer_weight,
+                           self_training_rounds=args.self_training_rounds)  # before the model loads
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

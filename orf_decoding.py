@@ -10,14 +10,16 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
    - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
    DNA is coding and a long ORF is rarely there by chance), + `start_weight` x log P(this start | its ORF) under
    the start scorer (a softmax over the ORF's start codons: what the scorer is fitted to, and <= 0, so it places
-   the start without making genes likelier), - `gene_bias` (the evidence a gene must add to be called).
+   the start without making genes likelier), + `hexamer_weight` x the sum of its in-frame hexamers' log-odds
+   under the input genome's own coding statistics (`self_training.py`: fitted on the input before decoding it,
+   as Prodigal trains on its input), - `gene_bias` (the evidence a gene must add to be called).
    `head_weight` 0 leaves the network out: the ORF-structure baseline the head has to beat;
 3. selection: the highest-scoring set of candidates in which each overlaps the one before it by at most
    `max_overlap` nt (weighted interval scheduling, one pass over the candidates sorted by end). Two starts of one ORF always
    overlap, so each stop gets at most one start.
 
-The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `start_weight`, `gene_bias`,
-`max_overlap`) are `annotation.AnnotationSettings` fields; the four weights are chosen on validation DNA
+The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `start_weight`, `hexamer_weight`,
+`gene_bias`, `max_overlap`) are `annotation.AnnotationSettings` fields; the five weights are chosen on validation DNA
 (`benchmarks/orf_decoding_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
 generation.
 
@@ -31,6 +33,7 @@ import numpy as np
 from .features import CDSPart, Gene, Transcript
 from .genetic_code import GeneticCode
 from .orfs import open_reading_frames
+from .self_training import CodingStatistics
 from .windows import reverse_complement
 
 # columns of the coding-frame head (coding_frames.FRAME_CLASSES) that read a strand 5'->3':
@@ -69,10 +72,11 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.ndarray],
-                settings, seqid: str = "") -> list[Gene]:
+                settings, seqid: str = "", hexamers: CodingStatistics | None = None) -> list[Gene]:
     """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
     logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
-    of its reverse complement), under `settings` (an `AnnotationSettings`)."""
+    of its reverse complement), under `settings` (an `AnnotationSettings`); `hexamers`, the input genome's own
+    coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF."""
     n, code = len(seq), GeneticCode(settings.genetic_code)
     if coding_logp.shape != (n, 7):
         raise ValueError(f"coding log-probabilities of shape {coding_logp.shape} for a sequence of {n} nt")
@@ -82,6 +86,8 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
         a, e = open_reading_frames(s, code, settings.min_cds_length)
         sc = settings.head_weight * coding_scores(logp, a, e) + settings.length_prior * (e - a) \
             + settings.start_weight * start_log_probs(start_logits[strand][a], e) - settings.gene_bias
+        if hexamers is not None and settings.hexamer_weight:
+            sc = sc + settings.hexamer_weight * hexamers.orf_scores(s, a, e)
         keep = sc > 0
         a, e, sc = a[keep], e[keep], sc[keep]
         lo.append(a + 1 if strand == "+" else n - e + 1)

@@ -27,7 +27,7 @@ from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
 
 SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
                  "min_cds_length", "min_frame_agreement", "decoding", "head_weight", "length_prior", "start_weight",
-                 "gene_bias", "max_overlap")
+                 "gene_bias", "max_overlap", "hexamer_weight", "self_training_rounds")
 
 
 class GeneFindingPipeline(Pipeline):
@@ -56,6 +56,7 @@ class GeneFindingPipeline(Pipeline):
         encoder_type = self.model.config.encoder_config.encoder_type
         bpe = self._bpe_tokenizer() if encoder_type == "dnabert2" else None
         annotator = GeneFinderAnnotator(self.model, self.tokenizer, GeneFinderInputs(encoder_type, bpe), settings)
+        annotator.self_train(lambda: (fetch(0, length) for _, length, fetch in model_inputs["records"]))
         genes, lengths = [], {}
         for seqid, length, fetch in model_inputs["records"]:
             genes += stitch(annotator.annotate_record(seqid, length, fetch), length)

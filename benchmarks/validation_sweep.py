@@ -21,13 +21,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
-    """--model, --region (default: E. coli's validation block, build-dataset --split-by region's 80-90%),
-    --threads, --out-md; the script adds its own grid."""
+# validation blocks (build-dataset --split-by region's 80-90% of a record) of the three training genomes
+ECOLI_VALIDATION = "ecoli_k12_mg1655:NC_000913.3:3720001-4020000"  # 300 kb of it
+VALIDATION_REGIONS = [ECOLI_VALIDATION, "saureus_502a:Chromosome:2211760-2488229",
+                      "ccrescentus_cb15:Chromosome:3213559-3615252"]
+
+
+def parser(doc: str, regions: list[str]) -> argparse.ArgumentParser:
+    """--model, --regions (default `regions`), --threads, --out-md; the script adds its own grid."""
     p = argparse.ArgumentParser(description=doc.split("\n")[0])
     p.add_argument("--model", default=str(ROOT / "default_model"))
-    p.add_argument("--region", default="ecoli_k12_mg1655:NC_000913.3:3720001-4020000",
-                   help="GENOME:SEQID:START-END, GENOME a folder of ../shared/data")
+    p.add_argument("--regions", nargs="+", default=regions,
+                   help="GENOME:SEQID:START-END ..., GENOME a folder of ../shared/data")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-md", type=Path)
     return p
@@ -43,13 +48,15 @@ def run(name: str, args, sweep: Callable[[], int]) -> int:
         return 2
 
 
-def report(script: str, title: str, args, argv: list[str] | None, model_line: str, n_ref: int, body: list[str]) -> int:
+def report(script: str, title: str, args, argv: list[str] | None, model_line: str, n_ref: list[int],
+           body: list[str]) -> int:
     """Print the report (and write it to --out-md): title, the command that wrote it, model, region, machine, body."""
     command = f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         f"# {title}", "", f"Written by `{command}`; do not edit by hand.", "",
         f"- Model: `{os.path.relpath(args.model, ROOT)}`; {model_line}",
-        f"- Region: {args.region} (validation block, never trained on; {n_ref} reference genes wholly inside).",
+        f"- Regions: {', '.join(args.regions)} (validation blocks, never trained on; "
+        f"{', '.join(f'{n:,}' for n in n_ref)} reference genes wholly inside).",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, {args.threads} torch threads; "
         f"{datetime.date.today().isoformat()}.", "", *body, ""])
     if args.out_md:

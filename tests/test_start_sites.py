@@ -95,7 +95,7 @@ def test_fit_starts_without_genes_to_learn_from_is_a_one_line_error(tmp_path, mo
 
 def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
     model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
-    assert model.config.start_site_context == [30, 12] and model.start_scorer.filter.weight.abs().sum() > 0
+    assert model.config.start_site_context == [50, 20] and model.start_scorer.filter.weight.abs().sum() > 0
     assert GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "plain").start_scorer is None
     again = genefinder("fit-starts", model_with_parts / "plain", "--fasta", "x.fa", "--gff", "x.gff3",
                        "--out", model_with_parts / "fitted")
@@ -113,6 +113,7 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
     res = genefinder("annotate", fa, "-o", out, "--model", model_with_parts / "fitted", *common, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "annotate (orf" in res.stderr  # auto picked ORF decoding
+    assert "self-training on" in res.stderr  # after the network-free passes that fit the input's hexamer statistics
     genes, _ = read_gff3(out)
     assert genes and all(len(g.transcripts[0].cds) == 1 and 1 <= g.start <= g.end <= 9000 for g in genes)
     # an interrupted run (its partial file emptied) resumes to the same bytes
@@ -125,6 +126,15 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
                      "--head-weight", "-1", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == "genefinder: error: `head_weight` must be >= 0, got -1.0"
+    res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
+                     "--self-training-rounds", "0", *common, cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip() == \
+        "genefinder: error: `self_training_rounds` must be >= 1, got 0"
+    # without self-training, and with the network's coding-frame head: no first pass, the same kind of output
+    res = genefinder("annotate", fa, "-o", tmp_path / "s.gff3", "--model", model_with_parts / "fitted",
+                     "--hexamer-weight", "0", "--head-weight", "0.1", *common, cwd=tmp_path)
+    assert res.returncode == 0 and "self-training" not in res.stderr, res.stderr[-2000:]
+    assert all(len(g.transcripts[0].cds) == 1 for g in read_gff3(tmp_path / "s.gff3")[0])
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "plain",
                      "--decoding", "orf", *common, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr

@@ -1,0 +1,99 @@
+"""Self-training on the input genome: the codon statistics of its own genes, learned before annotating it.
+
+Codon and dicodon usage differ from genome to genome (GC content, tRNA pools, expression), and they are the
+strongest single signal for a short gene, which has too few codons for the network's coding-frame head to be
+sure of. Prodigal and GeneMarkS therefore fit a genome's coding statistics on the genome itself; so does
+ORF decoding here, in a cheap first pass:
+
+1. decode every record network-free (ORF structure, length prior, start scorer: `head_weight` 0), as Prodigal
+   starts from its longest ORFs;
+2. count the in-frame hexamers (dicodons) of the genes it calls and every hexamer of both strands
+   (`CodingStatistics.fit`): the score of a hexamer is log P(hexamer | in-frame coding) - log P(hexamer |
+   genome), shrunk towards 0 by a pseudo-count so that a small input changes little;
+3. optionally repeat with that score in the decoder (`self_training_rounds`);
+4. the real pass adds `hexamer_weight` x the sum of the scores of an ORF's in-frame hexamers
+   (`CodingStatistics.orf_scores`) to what `orf_decoding.decode_orfs` weighs.
+
+No reference annotation is read: this is unsupervised, from the DNA being annotated, so it runs on any input.
+
+This module is Hub remote code: numpy and siblings only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .features import Gene
+from .orfs import base_codes
+from .windows import reverse_complement
+
+N_HEXAMERS = 4 ** 6
+PSEUDO_HEXAMERS = 20_000  # coding hexamers worth of the genome background mixed into the coding counts
+
+
+def hexamer_ids(seq: str) -> np.ndarray:
+    """(max(n - 5, 0),) index (0..4095, TCAG base-4 digits) of the hexamer starting at each position; -1 where
+    it holds a base other than ACGT (either case)."""
+    b = base_codes(seq).astype(np.int64)
+    if len(b) < 6:
+        return np.zeros(0, dtype=np.int64)
+    ids, valid = np.zeros(len(b) - 5, dtype=np.int64), np.ones(len(b) - 5, dtype=bool)
+    for i in range(6):
+        digit = b[i:len(b) - 5 + i]
+        ids = 4 * ids + np.minimum(digit, 3)
+        valid &= digit < 4
+    return np.where(valid, ids, -1)
+
+
+def in_frame_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The positions of the in-frame hexamers of genes [start, end) read 5'->3' (start codon .. last sense codon
+    + stop), concatenated."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    counts = (ends - starts - 3) // 3  # hexamers at start, start + 3, ..., end - 6
+    first = np.repeat(starts, counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return first + 3 * offsets
+
+
+@dataclass(frozen=True)
+class CodingStatistics:
+    """log P(hexamer | in-frame coding) - log P(hexamer | genome), one score per hexamer (4096,)."""
+
+    scores: np.ndarray
+    n_genes: int  # the genes the coding counts came from
+
+    @classmethod
+    def fit(cls, records: Iterable[tuple[str, list[Gene]]]) -> "CodingStatistics":
+        """From (sequence, genes called on it in 1-based coordinates) per record: coding counts from the genes'
+        in-frame hexamers, background counts from every hexamer of both strands."""
+        coding, background = np.zeros(N_HEXAMERS), np.zeros(N_HEXAMERS)
+        n_genes = 0
+        for seq, genes in records:
+            n = len(seq)
+            for strand, s in (("+", seq), ("-", reverse_complement(seq))):
+                ids = hexamer_ids(s)
+                background += np.bincount(ids[ids >= 0], minlength=N_HEXAMERS)
+                mine = [g for g in genes if g.strand == strand]
+                lo = np.array([g.start - 1 if strand == "+" else n - g.end for g in mine], dtype=np.int64)
+                hi = np.array([g.end if strand == "+" else n - g.start + 1 for g in mine], dtype=np.int64)
+                at = ids[in_frame_positions(lo, hi)]
+                coding += np.bincount(at[at >= 0], minlength=N_HEXAMERS)
+                n_genes += len(mine)
+        p_background = (background + 1) / (background.sum() + N_HEXAMERS)
+        p_coding = (coding + PSEUDO_HEXAMERS * p_background) / (coding.sum() + PSEUDO_HEXAMERS)
+        return cls(np.log(p_coding) - np.log(p_background), n_genes)
+
+    def orf_scores(self, strand_seq: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Sum of the scores of each candidate's in-frame hexamers, for ORFs [start, end) of a strand read 5'->3'
+        (every candidate is at least two codons long)."""
+        ids = hexamer_ids(strand_seq)
+        per_position = np.where(ids >= 0, self.scores[np.maximum(ids, 0)], 0.0)
+        per_position = np.r_[per_position, np.zeros(-len(per_position) % 3 + 3)]
+        by_frame = np.cumsum(per_position.reshape(-1, 3), axis=0)  # [q, r]: sum over positions 3q' + r, q' <= q
+        by_frame = np.r_[np.zeros((1, 3)), by_frame]  # row q + 1 holds the sum up to q
+        frame, last = starts % 3, (ends - 6) // 3
+        return by_frame[last + 1, frame] - by_frame[starts // 3, frame]

@@ -1,0 +1,73 @@
+"""Self-training: hexamer indexing, the per-ORF sums, and on real DNA that a genome's own statistics tell the
+reading frame of unseen genes and lift network-free ORF decoding without any reference."""
+
+import numpy as np
+import pytest
+
+from genefinder.annotation import AnnotationSettings
+from genefinder.evaluation import evaluate
+from genefinder.fasta import FastaFile
+from genefinder.gff3 import read_gff3
+from genefinder.orf_decoding import decode_orfs
+from genefinder.self_training import CodingStatistics, hexamer_ids, in_frame_positions
+from real_data import write_slice
+
+
+def test_hexamer_ids_are_base4_tcag_digits_and_minus_one_over_unknown_bases():
+    ids = hexamer_ids("TTTTTTCgNTTTTTT")
+    assert ids[0] == 0  # TTTTTT
+    assert ids[1] == 1  # TTTTTC: the last digit is C = 1
+    assert ids[2] == 4 * 1 + 3  # TTTTCG (lowercase read as G = 3)
+    assert (ids[3:9] == -1).all() and ids[9] == 0  # every hexamer holding the N
+    assert hexamer_ids("ACGTA").size == 0
+
+
+def test_in_frame_positions_step_by_codon_from_the_start_to_the_last_sense_codon():
+    got = in_frame_positions(np.array([0, 100]), np.array([12, 109]))
+    assert got.tolist() == [0, 3, 6, 100, 103]
+
+
+def test_orf_scores_are_the_sums_over_in_frame_hexamers():
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), 500)) + "NNN" + "".join(rng.choice(list("ACGTacgt"), 200))
+    stats = CodingStatistics(rng.normal(size=4096), 0)
+    starts = rng.integers(0, 600, 50)
+    ends = starts + 3 * rng.integers(2, 30, 50)
+    ids = hexamer_ids(seq)
+    brute = [sum(stats.scores[ids[p]] for p in range(a, e - 5, 3) if ids[p] >= 0) for a, e in zip(starts, ends)]
+    np.testing.assert_allclose(stats.orf_scores(seq, starts, ends), brute)
+
+
+@pytest.fixture(scope="module")
+def ecoli_300k(tmp_path_factory):
+    fa, gff = write_slice(tmp_path_factory.mktemp("st"), "ecoli_k12_mg1655", "NC_000913.3", 300_000)
+    ref = [g for g in read_gff3(gff)[0] if any(t.cds for t in g.transcripts)]
+    return FastaFile(fa).fetch("NC_000913.3", 0, 300_000), ref
+
+
+def test_statistics_from_one_half_tell_the_frame_of_the_other_halfs_genes(ecoli_300k):
+    seq, ref = ecoli_300k
+    stats = CodingStatistics.fit([(seq[:150_000], [g for g in ref if g.end <= 150_000])])
+    unseen = [g for g in ref if g.start > 150_000 and g.strand == "+"]
+    a, e = np.array([g.start - 1 for g in unseen]), np.array([g.end for g in unseen])
+    own, shifted = stats.orf_scores(seq, a, e), [stats.orf_scores(seq, a + k, e + k) for k in (1, 2)]
+    assert len(unseen) > 50 and np.mean((own > shifted[0]) & (own > shifted[1])) > 0.9
+
+
+def test_statistics_from_little_dna_stay_near_zero(ecoli_300k):
+    seq, ref = ecoli_300k
+    small = CodingStatistics.fit([(seq[:3_000], [g for g in ref if g.end <= 3_000])])
+    large = CodingStatistics.fit([(seq, ref)])
+    assert small.n_genes >= 1 and np.abs(small.scores).max() < 0.5 < np.abs(large.scores).max()
+
+
+def test_self_training_on_the_input_lifts_network_free_decoding(ecoli_300k):
+    """No head, no start scorer, no reference: the first pass's own genes teach the second which ORFs code."""
+    seq, ref = ecoli_300k
+    n = len(seq)
+    nothing, flat = np.zeros((n, 7), np.float32), {"+": np.zeros(n), "-": np.zeros(n)}
+    settings = AnnotationSettings(head_weight=0, length_prior=0.3, start_weight=0, gene_bias=80, hexamer_weight=1)
+    first = decode_orfs(seq, nothing, flat, settings, "NC_000913.3")
+    second = decode_orfs(seq, nothing, flat, settings, "NC_000913.3", hexamers=CodingStatistics.fit([(seq, first)]))
+    before, after = evaluate(first, ref)["stop"].f1, evaluate(second, ref)["stop"].f1
+    assert after > before + 0.02, (before, after)
