@@ -78,7 +78,9 @@ def run_annotation(args) -> None:
                                       head_weight=args.head_weight, length_prior=args.length_prior,
                                       start_weight=args.start_weight, gene_bias=args.gene_bias,
                                       hexamer_weight=args.hexamer_weight,
-                                      self_training_rounds=args.self_training_rounds)
+                                      self_training_rounds=args.self_training_rounds,
+                                      self_training_min_length=args.self_training_min_length,
+                                      refit_starts=not args.no_refit_starts)
         annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
@@ -88,8 +90,8 @@ def run_annotation(args) -> None:
     if not args.resume:
         partial.unlink(missing_ok=True)
     if state.is_local_main_process and annotator.self_trains:
-        print(f"self-training on {args.genome} ({sum(fa.length(n) for n in fa.names):,} nt, "
-              f"{settings.self_training_rounds} network-free pass(es))", file=sys.stderr)
+        print(f"self-training on {args.genome} ({sum(fa.length(n) for n in fa.names):,} nt of network-free "
+              "passes)", file=sys.stderr)
     annotator.self_train(lambda: (fa.fetch(name, 0, fa.length(name)) for name in fa.names))
     plans = {name: annotator.plan(fa.length(name)) for name in fa.names}
     total = sum(n for plan in plans.values() for _, n in plan)  # nt of the units of work (windows overlap)
@@ -204,6 +206,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--self-training-rounds", type=int, default=AnnotationSettings.self_training_rounds,
                         help="ORF decoding: network-free passes over the input that fit its hexamer statistics "
                              f"(default {AnnotationSettings.self_training_rounds})")
+    parser.add_argument("--self-training-min-length", type=int, default=AnnotationSettings.self_training_min_length,
+                        help="ORF decoding: nt; genes of the self-training passes shorter than this are not counted "
+                             f"(default {AnnotationSettings.self_training_min_length})")
+    parser.add_argument("--no-refit-starts", action="store_true",
+                        help="ORF decoding: read starts with the model's start scorer as it is, not refitted on the "
+                             "input's own genes")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")

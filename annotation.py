@@ -39,7 +39,8 @@ import torch
 from .coding_frames import frame_agreement
 from .features import Gene
 from .orf_decoding import decode_orfs
-from .self_training import CodingStatistics
+from .genetic_code import GeneticCode
+from .self_training import CodingStatistics, refit_start_scorer
 from .processing_genefinder import GeneFinderInputs
 from .tokenization_gff import GFFTokenizer
 from .windows import reverse_complement, shift_genes, window_starts
@@ -64,7 +65,7 @@ class AnnotationSettings:
     min_frame_agreement: float = 0.4  # chosen on validation DNA: docs/frame_agreement_sweep.md
     decoding: str = "auto"  # DECODINGS; see the module docstring
     # ORF decoding (orf_decoding.py), chosen on validation DNA: docs/orf_decoding_sweep.md. With the input's own
-    # hexamer statistics the coding-frame head added nothing there (best mean gene F1 0.814 with it, 0.817
+    # hexamer statistics the coding-frame head added nothing there (best mean gene F1 0.815 with it, 0.817
     # without), so by default the network is not run: --head-weight 0.1 brings it back
     head_weight: float = 0.0  # weight of the coding-frame head's log-odds (0: the network-free decoder)
     length_prior: float = 0.2  # nats per nt of ORF
@@ -72,8 +73,17 @@ class AnnotationSettings:
     gene_bias: float = 40.0  # nats of evidence a gene must add to be called
     max_overlap: int = 60  # nt a called gene may share with the one before it
     # self-training on the input (self_training.py): weight of the genome's own hexamer log-odds (0: no first pass)
-    hexamer_weight: float = 1.0
-    self_training_rounds: int = 2  # network-free passes that fit the hexamer statistics, each on the last's genes
+    hexamer_weight: float = 2.0
+    self_training_rounds: int = 1  # network-free passes that fit the hexamer statistics, each on the last's genes
+    # nt; shorter genes of those passes are not counted. Validation cannot tell 0, 300 and 500 apart (mean gene F1
+    # within 0.002 in docs/orf_decoding_sweep.md and docs/orf_decoding_sweep_small_inputs.md); 500 keeps short
+    # ORFs inside rRNA genes out of the statistics, which on an rRNA-rich input (the bundled example) teach them
+    # as coding: see the README on how that was found
+    self_training_min_length: int = 500
+    # refit the start scorer on the input's own called genes, L2-pulled towards the model's (chosen leaving each
+    # training genome out of the scorer's fit: docs/start_refit.md)
+    refit_starts: bool = True
+    start_refit_l2: float = 0.001
 
     def __post_init__(self):
         if self.window < 1 or not 0 <= self.overlap < self.window:
@@ -85,7 +95,7 @@ class AnnotationSettings:
             raise ValueError(f"`min_frame_agreement` must be in [0, 1], got {self.min_frame_agreement}")
         if self.decoding not in DECODINGS:
             raise ValueError(f"`decoding` must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
-        for name in ("head_weight", "length_prior", "start_weight", "hexamer_weight"):
+        for name in ("head_weight", "length_prior", "start_weight", "hexamer_weight", "start_refit_l2"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}")
         if self.self_training_rounds < 1:
@@ -129,23 +139,34 @@ class GeneFinderAnnotator:
         self.model, self.tok, self.inputs, self.settings = model.eval(), gff_tokenizer, inputs, settings
         self.decoding = self._resolve_decoding()
         self.hexamers: CodingStatistics | None = None  # the input's own coding statistics, once `self_train` ran
+        self.start_scorer = getattr(model, "start_scorer", None)  # the model's, or the input's own refit of it
 
     @property
     def self_trains(self) -> bool:
-        """Whether `self_train` fits anything: ORF decoding with a hexamer weight."""
-        return self.decoding == "orf" and self.settings.hexamer_weight > 0
+        """Whether `self_train` fits anything: ORF decoding with a hexamer weight or a start-scorer refit."""
+        return self.decoding == "orf" and (self.settings.hexamer_weight > 0 or self.settings.refit_starts)
 
     def self_train(self, sequences: Callable[[], Iterable[str]]) -> None:
-        """Fit the input's own hexamer statistics (self_training.py) by network-free ORF decoding of all its
-        records, `self_training_rounds` times; `sequences()` yields the records' sequences one at a time (it is
-        called once per round, so a genome need not sit in memory whole). A no-op unless ORF decoding uses them."""
+        """Fit the input's own hexamer statistics and refit the start scorer on it (self_training.py), from
+        network-free ORF decoding of all its records; `sequences()` yields the records' sequences one at a time
+        (it is called once per pass, so a genome need not sit in memory whole). A no-op unless ORF decoding
+        uses them."""
         if not self.self_trains:
             return
         first_pass = replace(self.settings, head_weight=0.0)
-        for _ in range(self.settings.self_training_rounds):
-            self.hexamers = CodingStatistics.fit(
-                (seq, decode_orfs(seq, np.zeros((len(seq), 7), np.float32), self.start_logits(seq), first_pass,
-                                  hexamers=self.hexamers)) for seq in sequences())
+
+        def called():
+            return ((seq, decode_orfs(seq, np.zeros((len(seq), 7), np.float32), self.start_logits(seq), first_pass,
+                                      hexamers=self.hexamers)) for seq in sequences())
+
+        for _ in range(self.settings.self_training_rounds if self.settings.hexamer_weight else 0):
+            self.hexamers = CodingStatistics.fit((seq, [g for g in genes if g.end - g.start + 1 >=
+                                                        self.settings.self_training_min_length])
+                                                 for seq, genes in called())
+        if self.settings.refit_starts:
+            self.start_scorer = refit_start_scorer(self.model.start_scorer, called(),
+                                                   GeneticCode(self.settings.genetic_code),
+                                                   self.settings.min_cds_length, self.settings.start_refit_l2)
 
     def _resolve_decoding(self) -> str:
         has_parts = getattr(self.model, "coding_head", None) is not None and \
@@ -192,7 +213,7 @@ class GeneFinderAnnotator:
 
     def start_logits(self, seq: str) -> dict[str, np.ndarray]:
         """The start scorer's logit at each position of each strand, in that strand's 5'->3' order."""
-        scorer = self.model.start_scorer
+        scorer = self.start_scorer
         return {"+": scorer.score(seq), "-": scorer.score(reverse_complement(seq))}
 
     @torch.no_grad()

@@ -7,16 +7,21 @@ ORF decoding here, in a cheap first pass:
 
 1. decode every record network-free (ORF structure, length prior, start scorer: `head_weight` 0), as Prodigal
    starts from its longest ORFs;
-2. count the in-frame hexamers (dicodons) of the genes it calls and every hexamer of both strands
+2. count the in-frame hexamers (dicodons) of the genes it calls (those of at least `self_training_min_length`
+   nt: short calls are the likeliest false ones) and every hexamer of both strands
    (`CodingStatistics.fit`): the score of a hexamer is log P(hexamer | in-frame coding) - log P(hexamer |
    genome), shrunk towards 0 by a pseudo-count so that a small input changes little;
 3. optionally repeat with that score in the decoder (`self_training_rounds`);
-4. the real pass adds `hexamer_weight` x the sum of the scores of an ORF's in-frame hexamers
-   (`CodingStatistics.orf_scores`) to what `orf_decoding.decode_orfs` weighs.
+4. decode once more with the statistics and refit the start-site scorer on the starts of the genes called
+   (`refit_start_scorer`), pulled towards the model's scorer by an L2 penalty: ribosome binding sites differ
+   between genomes, and the model's scorer has seen only its training genomes';
+5. the real pass adds `hexamer_weight` x the sum of the scores of an ORF's in-frame hexamers
+   (`CodingStatistics.orf_scores`) to what `orf_decoding.decode_orfs` weighs, and reads starts with the refitted
+   scorer.
 
 No reference annotation is read: this is unsupervised, from the DNA being annotated, so it runs on any input.
 
-This module is Hub remote code: numpy and siblings only.
+This module is Hub remote code: numpy, torch and siblings only.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from typing import Iterable
 import numpy as np
 
 from .features import Gene
+from .genetic_code import GeneticCode
 from .orfs import base_codes
+from .start_sites import StartExamples, StartSiteScorer, fit, strand_examples
 from .windows import reverse_complement
 
 N_HEXAMERS = 4 ** 6
@@ -97,3 +104,23 @@ class CodingStatistics:
         by_frame = np.r_[np.zeros((1, 3)), by_frame]  # row q + 1 holds the sum up to q
         frame, last = starts % 3, (ends - 6) // 3
         return by_frame[last + 1, frame] - by_frame[starts // 3, frame]
+
+
+def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[str, list[Gene]]], code: GeneticCode,
+                       min_length: int, l2: float) -> StartSiteScorer:
+    """A new scorer fitted (on CPU) to the starts of the genes called on the input, (sequence, genes in 1-based
+    coordinates) per record, from `scorer`'s filter and pulled towards it with strength `l2`; `scorer` itself
+    when no called gene has a start to learn from."""
+    parts = []
+    for seq, genes in records:
+        n, whole = len(seq), {"all": (0, len(seq))}
+        for strand, s in (("+", seq), ("-", reverse_complement(seq))):
+            spans = [(g.start - 1, g.end) if strand == "+" else (n - g.end, n - g.start + 1)
+                     for g in genes if g.strand == strand]
+            parts.append(strand_examples(s, spans, whole, code, min_length, scorer.upstream, scorer.downstream)["all"])
+    examples = StartExamples.concat(parts)
+    if examples.n_orfs == 0:
+        return scorer
+    refit = StartSiteScorer(scorer.upstream, scorer.downstream)
+    fit(refit, examples, l2, prior=scorer.filter.weight.detach().float().cpu())
+    return refit.to(scorer.filter.weight.device, scorer.filter.weight.dtype)

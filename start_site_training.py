@@ -19,64 +19,18 @@ import argparse
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .annotation import AnnotationSettings
 from .datasets_scripts.build_dataset import add_pair_arguments, load_genome, sources_from_args, split_regions
 from .errors import GeneFinderInputError
 from .genetic_code import GeneticCode
-from .orfs import open_reading_frames
-from .start_sites import StartSiteScorer, one_hot
+from .start_sites import StartExamples, StartSiteScorer, fit, ranking, strand_examples
 from .windows import reverse_complement
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class StartExamples:
-    """Candidate start codons grouped by ORF: `contexts` (m, 4, width) one-hot, `group` (m,) ORF index,
-    `true` (m,) whether the candidate is the annotated start; candidates of a group sorted 5' -> 3'."""
-
-    contexts: torch.Tensor
-    group: torch.Tensor
-    true: torch.Tensor
-
-    @property
-    def n_orfs(self) -> int:
-        return int(self.group.max()) + 1 if len(self.group) else 0
-
-    @classmethod
-    def concat(cls, parts: list["StartExamples"]) -> "StartExamples":
-        offsets = np.cumsum([0] + [p.n_orfs for p in parts[:-1]])
-        return cls(torch.cat([p.contexts for p in parts]), torch.cat([p.group + int(o) for p, o in zip(parts, offsets)]),
-                   torch.cat([p.true for p in parts]))
-
-
-def strand_examples(seq: str, genes: list[tuple[int, int]], blocks: dict[str, tuple[int, int]], code: GeneticCode,
-                    min_length: int, upstream: int, downstream: int) -> dict[str, StartExamples]:
-    """Examples of one strand read 5'->3' (`seq`) per split block: from the complete genes (0-based start,
-    exclusive end) lying inside the block whose true start is one of their ORF's candidates. The strand's ORFs
-    and one-hot DNA are computed once for all blocks."""
-    orf_starts, orf_ends = open_reading_frames(seq, code, min_length)
-    width = upstream + 3 + downstream
-    padded = torch.nn.functional.pad(one_hot(seq), (upstream, width))
-    out = {}
-    for split, (lo, hi) in blocks.items():
-        true_start = dict((e, a) for a, e in genes if lo <= a and e <= hi)
-        in_block = (orf_starts >= lo) & np.isin(orf_ends, list(true_start))
-        starts, ends = orf_starts[in_block], orf_ends[in_block]
-        has_true = {e for a, e in zip(starts, ends) if true_start[e] == a}
-        keep = np.isin(ends, list(has_true))
-        starts, ends = starts[keep], ends[keep]
-        contexts = padded[:, torch.from_numpy(starts)[:, None] + torch.arange(width)].permute(1, 0, 2)
-        _, group = np.unique(ends, return_inverse=True)
-        true = np.array([true_start[e] == a for a, e in zip(starts, ends)], dtype=bool)
-        out[split] = StartExamples(contexts.contiguous(), torch.from_numpy(group.reshape(-1)), torch.from_numpy(true))
-    return out
 
 
 def genome_examples(source, code: GeneticCode, min_length: int, upstream: int, downstream: int,
@@ -102,37 +56,6 @@ def genome_examples(source, code: GeneticCode, min_length: int, upstream: int, d
             for split, ex in per_split.items():
                 out.setdefault(split, []).append(ex)
     return out
-
-
-def ranking(logits: torch.Tensor, ex: StartExamples) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mean cross-entropy of the true start within its ORF, fraction of ORFs whose true start scores strictly
-    above every other candidate: ties count as misses, so a constant scorer places no start)."""
-    top = torch.full((ex.n_orfs,), -torch.inf, dtype=logits.dtype).scatter_reduce(0, ex.group, logits.detach(), "amax")
-    total = torch.zeros(ex.n_orfs, dtype=logits.dtype).index_add(0, ex.group, (logits - top[ex.group]).exp())
-    log_z = total.log() + top
-    true_logits = torch.zeros(ex.n_orfs, dtype=logits.dtype).index_add(0, ex.group[ex.true], logits[ex.true])
-    at_least_true = torch.zeros(ex.n_orfs).index_add(0, ex.group, (logits >= true_logits[ex.group]).float())
-    return (log_z - true_logits).mean(), (at_least_true == 1).float().mean()
-
-
-def fit(scorer: StartSiteScorer, train: StartExamples, l2: float = 1e-3, steps: int = 100) -> float:
-    """Fit the scorer's filter in place; returns the final training loss."""
-    weight = scorer.filter.weight  # (1, 4, width)
-    with torch.no_grad():
-        weight.zero_()
-    optimizer = torch.optim.LBFGS([weight], max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure():
-        if torch.is_grad_enabled():
-            optimizer.zero_grad()
-        loss = ranking(torch.einsum("mck,ck->m", train.contexts, weight[0]), train)[0] + l2 * weight.pow(2).sum()
-        if loss.requires_grad:
-            loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    with torch.no_grad():
-        return float(closure())
 
 
 def accuracy(scorer: StartSiteScorer, ex: StartExamples) -> tuple[float, float]:

@@ -3,13 +3,16 @@ reading frame of unseen genes and lift network-free ORF decoding without any ref
 
 import numpy as np
 import pytest
+import torch
 
 from genefinder.annotation import AnnotationSettings
 from genefinder.evaluation import evaluate
 from genefinder.fasta import FastaFile
+from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.orf_decoding import decode_orfs
-from genefinder.self_training import CodingStatistics, hexamer_ids, in_frame_positions
+from genefinder.self_training import CodingStatistics, hexamer_ids, in_frame_positions, refit_start_scorer
+from genefinder.start_sites import StartSiteScorer, ranking, strand_examples
 from real_data import write_slice
 
 
@@ -71,3 +74,20 @@ def test_self_training_on_the_input_lifts_network_free_decoding(ecoli_300k):
     second = decode_orfs(seq, nothing, flat, settings, "NC_000913.3", hexamers=CodingStatistics.fit([(seq, first)]))
     before, after = evaluate(first, ref)["stop"].f1, evaluate(second, ref)["stop"].f1
     assert after > before + 0.02, (before, after)
+
+
+def test_start_refit_learns_the_inputs_starts_and_stays_near_the_model_scorer(ecoli_300k):
+    seq, ref = ecoli_300k
+    blank = StartSiteScorer(20, 6)  # a scorer with no preference: every start of an ORF equally likely
+    learned = refit_start_scorer(blank, [(seq, ref)], GeneticCode(11), 60, l2=1e-3)
+    assert learned is not blank and learned.filter.weight.abs().sum() > 0
+    # it ranks the true start first within its ORF for most forward-strand genes (ties count as misses: 0 before)
+    forward = [(g.start - 1, g.end) for g in ref if g.strand == "+"]
+    ex = strand_examples(seq, forward, {"all": (0, len(seq))}, GeneticCode(11), 60, 20, 6)["all"]
+    with torch.no_grad():
+        placed = float(ranking(torch.einsum("mck,ck->m", ex.contexts, learned.filter.weight[0]), ex)[1])
+    assert ex.n_orfs > 100 and placed > 0.6, placed
+    # a strong pull keeps the model's scorer; no called gene keeps it as it is
+    pulled = refit_start_scorer(learned, [(seq, ref[:20])], GeneticCode(11), 60, l2=1e4)
+    assert torch.allclose(pulled.filter.weight, learned.filter.weight, atol=1e-3)
+    assert refit_start_scorer(learned, [(seq[:1000], [])], GeneticCode(11), 60, l2=0.01) is learned

@@ -11,8 +11,8 @@ from genefinder.datasets_scripts.build_dataset import GenomeSource
 from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
-from genefinder.start_site_training import StartExamples, accuracy, fit, genome_examples
-from genefinder.start_sites import StartSiteScorer
+from genefinder.start_site_training import accuracy, genome_examples
+from genefinder.start_sites import StartExamples, StartSiteScorer, fit
 from genefinder.tokenization_gff import GFFTokenizer
 from real_data import write_slice
 

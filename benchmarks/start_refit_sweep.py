@@ -1,0 +1,99 @@
+"""Choose whether and how strongly ORF decoding refits the start scorer on the input's own genes.
+
+    .venv/bin/python benchmarks/start_refit_sweep.py --model default_model --threads 2 --out-md docs/start_refit.md
+
+The refit (`self_training.refit_start_scorer`, `AnnotationSettings.refit_starts` / `start_refit_l2`) is for
+genomes whose ribosome binding sites the model's scorer has not seen, so it cannot be judged on the training
+genomes with the model's own scorer. Leave one genome out instead: for each training genome, fit a start scorer
+as `genefinder fit-starts` does (same context, L2 and train blocks) on the other two, then annotate the left-out
+genome (statistics and refit on the whole genome, no reference read) and score its validation block, without
+the refit and with it at each L2 strength. The row "model's scorer" is the shipped scorer, which saw the genome.
+All other settings are the defaults (docs/orf_decoding_sweep.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import numpy as np
+from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run
+
+from genefinder.annotate_cli import load_model
+from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from genefinder.datasets_scripts.build_dataset import GenomeSource
+from genefinder.genetic_code import GeneticCode
+from genefinder.region_annotation import GenomeRegion, score_region
+from genefinder.start_site_training import genome_examples
+from genefinder.start_sites import StartExamples, StartSiteScorer, fit
+from genefinder.windows import shift_genes
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__, VALIDATION_REGIONS)
+    p.add_argument("--l2", nargs="+", type=float, default=[0.001, 0.01, 0.1], help="start_refit_l2 values to try")
+    args = p.parse_args(argv)
+    return run("start_refit_sweep", args, lambda: sweep(args, argv))
+
+
+def scorer_without(genome: str, genomes: list[str], upstream: int, downstream: int) -> StartSiteScorer:
+    """A start scorer fitted as fit-starts fits it, on the train blocks of every genome but `genome`."""
+    code = GeneticCode(11)
+    parts = [ex for g in genomes if g != genome
+             for ex in genome_examples(GenomeSource(str(DATA / g / "genome.fna.gz"), str(DATA / g / "annotation.gff3.gz"),
+                                                    g), code, AnnotationSettings.min_cds_length, upstream,
+                                       downstream)["train"]]
+    scorer = StartSiteScorer(upstream, downstream)
+    fit(scorer, StartExamples.concat(parts))
+    return scorer
+
+
+def score(annotator: GeneFinderAnnotator, where: GenomeRegion) -> dict:
+    """Self-train on the region's whole genome, annotate the region, score it."""
+    r, genome = where.region, where.genome
+    annotator.self_train(lambda: (genome.fetch(n, 0, genome.length(n)) for n in genome.names))
+    length = r.end - r.start + 1
+    preds = annotator.annotate_record(r.seqid, length, lambda s, e: genome.fetch(r.seqid, r.start - 1 + s,
+                                                                                  r.start - 1 + e))
+    return score_region(shift_genes(stitch(preds, length), r.start - 1), where)
+
+
+def _cells(s: dict) -> list[float]:
+    gene, stop = s["gene"].f1 or 0, s["stop"].f1 or 0
+    return [gene, stop, gene / stop if stop else 0.0]
+
+
+def sweep(args, argv: list[str] | None) -> int:
+    model, tok, inputs = load_model(args.model, "cpu")
+    up, down = model.config.start_site_context
+    base = AnnotationSettings(*AnnotationSettings.window_for(model.config), decoding="orf")
+    genomes = [spec.split(":")[0] for spec in args.regions]
+    trials = [("model's scorer (saw this genome)", None, replace(base, refit_starts=False)),
+              ("left-out scorer, no refit", "out", replace(base, refit_starts=False))]
+    trials += [(f"left-out scorer, refit, L2 {l2:g}", "out", replace(base, refit_starts=True, start_refit_l2=l2))
+               for l2 in args.l2]
+    results = {name: [] for name, _, _ in trials}
+    n_ref = []
+    shipped = model.start_scorer
+    for spec, genome in zip(args.regions, genomes):
+        where = GenomeRegion.in_shared_data(DATA, spec)
+        left_out = scorer_without(genome, genomes, up, down)
+        for name, which, settings in trials:
+            model.start_scorer = left_out if which == "out" else shipped
+            s = score(GeneFinderAnnotator(model, tok, inputs, settings), where)
+            results[name].append(_cells(s))
+            print(genome, name, " ".join(f"{x:.3f}" for x in results[name][-1]), flush=True)
+        n_ref.append(s["gene"].n_ref)
+    header = ["| start scorer | " + " | ".join(f"{g} gene / stop / start" for g in genomes)
+              + " | mean gene F1 | mean start accuracy |", "|---" + "|---:" * (len(genomes) + 2) + "|"]
+    rows = [f"| {name} | " + " | ".join(f"{g:.3f} / {s:.3f} / {a:.3f}" for g, s, a in cells)
+            + f" | {np.mean([c[0] for c in cells]):.3f} | {np.mean([c[2] for c in cells]):.3f} |"
+            for name, cells in results.items()]
+    body = ["Start accuracy = gene F1 / stop F1 (the share of right stops whose start is right too).", "",
+            *header, *rows, ""]
+    return report("start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
+                  argv, f"default settings otherwise; scorers of {up} nt up / {down} nt down.", n_ref, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
