@@ -132,7 +132,7 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
         "genefinder: error: `self_training_rounds` must be >= 1, got 0"
     # without self-training, and with the network's coding-frame head: no first pass, the same kind of output
     res = genefinder("annotate", fa, "-o", tmp_path / "s.gff3", "--model", model_with_parts / "fitted",
-                     "--hexamer-weight", "0", "--head-weight", "0.1", *common, cwd=tmp_path)
+                     "--hexamer-weight", "0", "--no-refit-starts", "--head-weight", "0.1", *common, cwd=tmp_path)
     assert res.returncode == 0 and "self-training" not in res.stderr, res.stderr[-2000:]
     assert all(len(g.transcripts[0].cds) == 1 for g in read_gff3(tmp_path / "s.gff3")[0])
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "plain",
