@@ -228,8 +228,8 @@ def run(args) -> None:
         AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
                            min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
                            length_prior=args.length_prior, start_weight=args.start_weight,
-                           hexamer_weight=args.hexamer_weight,
-                           self_training_rounds=args.self_training_rounds)  # before the model loads
+                           hexamer_weight=args.hexamer_weight, self_training_rounds=args.self_training_rounds,
+                           self_training_min_length=args.self_training_min_length)  # before the model loads
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

@@ -100,6 +100,8 @@ class AnnotationSettings:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}")
         if self.self_training_rounds < 1:
             raise ValueError(f"`self_training_rounds` must be >= 1, got {self.self_training_rounds}")
+        if self.self_training_min_length < 0:
+            raise ValueError(f"`self_training_min_length` must be >= 0 nt, got {self.self_training_min_length}")
 
     @classmethod
     def window_for(cls, config, window: int | None = None, overlap: int | None = None) -> tuple[int, int]:

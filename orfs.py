@@ -21,10 +21,11 @@ COMMON_STARTS = frozenset({"ATG", "GTG", "TTG"})
 _BASE = np.full(256, 4, dtype=np.int8)  # base -> TCAG index (0-3: GeneticCode's codon order), else 4
 for _i, _b in enumerate("TCAG"):
     _BASE[ord(_b)] = _BASE[ord(_b.lower())] = _i
+_BASE[ord("U")] = _BASE[ord("u")] = 0  # U reads as T, as in the grammar and the BPE tokenizer: the same codons
 
 
 def base_codes(seq: str) -> np.ndarray:
-    """(n,) int8 TCAG index of each base in either case, 4 for any other character (N, IUPAC codes, U)."""
+    """(n,) int8 TCAG index of each base in either case (U as T), 4 for any other character (N, IUPAC codes)."""
     return _BASE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
 
 

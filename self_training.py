@@ -43,7 +43,7 @@ PSEUDO_HEXAMERS = 20_000  # coding hexamers worth of the genome background mixed
 
 def hexamer_ids(seq: str) -> np.ndarray:
     """(max(n - 5, 0),) index (0..4095, TCAG base-4 digits) of the hexamer starting at each position; -1 where
-    it holds a base other than ACGT (either case)."""
+    it holds a base other than ACGT (either case; U reads as T)."""
     b = base_codes(seq).astype(np.int64)
     if len(b) < 6:
         return np.zeros(0, dtype=np.int64)

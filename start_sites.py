@@ -30,7 +30,8 @@ _ACGT_CHANNEL = np.array([3, 1, 0, 2, 4])  # base_codes' TCAG index -> one-hot c
 
 
 def one_hot(seq: str) -> torch.Tensor:
-    """(4, n) float one-hot of A/C/G/T (either case; channels in that order); N and IUPAC codes are all zeros."""
+    """(4, n) float one-hot of A/C/G/T (either case, U as T; channels in that order); N and IUPAC codes are all
+    zeros."""
     b = torch.from_numpy(_ACGT_CHANNEL[base_codes(seq)])
     out = torch.zeros(5, len(seq))
     out[b, torch.arange(len(seq))] = 1.0

@@ -24,6 +24,11 @@ def test_orfs_pair_each_common_start_codon_with_its_first_in_frame_stop():
     starts, ends = open_reading_frames(seq, GeneticCode(11), min_length=10)  # stop codon included in the length
     assert list(zip(starts.tolist(), ends.tolist())) == [(12, 24)]
     assert open_reading_frames("AT", GeneticCode(11), 3)[0].size == 0
+    # U reads as T (as the grammar reads it): the same ORFs from the RNA spelling, in either case
+    rna = seq.replace("T", "U")
+    for spelling in (rna, rna.lower()):
+        got = open_reading_frames(spelling, GeneticCode(11), min_length=9)
+        assert list(zip(*(a.tolist() for a in got))) == [(2, 11), (12, 24)]
 
 
 def test_start_log_probs_are_a_softmax_within_each_orf():

@@ -130,6 +130,10 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
                      "--self-training-rounds", "0", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == \
         "genefinder: error: `self_training_rounds` must be >= 1, got 0"
+    res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
+                     "--self-training-min-length", "-1", *common, cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip() == \
+        "genefinder: error: `self_training_min_length` must be >= 0 nt, got -1"
     # without self-training, and with the network's coding-frame head: no first pass, the same kind of output
     res = genefinder("annotate", fa, "-o", tmp_path / "s.gff3", "--model", model_with_parts / "fitted",
                      "--hexamer-weight", "0", "--no-refit-starts", "--head-weight", "0.1", *common, cwd=tmp_path)
