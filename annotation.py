@@ -38,10 +38,10 @@ import torch
 
 from .coding_frames import frame_agreement
 from .features import Gene
-from .orf_decoding import decode_orfs
 from .genetic_code import GeneticCode
-from .self_training import CodingStatistics, refit_start_scorer
+from .orf_decoding import decode_orfs
 from .processing_genefinder import GeneFinderInputs
+from .self_training import CodingStatistics, refit_start_scorer
 from .tokenization_gff import GFFTokenizer
 from .windows import reverse_complement, shift_genes, window_starts
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Callable, Iterable
 
 from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
 from .errors import GeneFinderInputError
@@ -40,19 +41,29 @@ class GenomeRegion:
             raise GeneFinderInputError(f"region {r} ends beyond {r.seqid} ({fa.length(r.seqid):,} nt)", str(self.fasta))
         return fa
 
+    def sequences(self, scope: str) -> Callable[[], Iterable[str]]:
+        """What self-training reads: the region alone ("region", as `annotate` on a slice of it would) or every
+        record of its genome ("genome", as `annotate` on the whole genome would), a fresh iterable per call."""
+        r, genome = self.region, self.genome
+        if scope == "region":
+            return lambda: [genome.fetch(r.seqid, r.start - 1, r.end)]
+        return lambda: (genome.fetch(name, 0, genome.length(name)) for name in genome.names)
+
     @cached_property
     def reference(self) -> list[Gene]:
         return read_annotation(str(self.gff), "reference")[0]
 
 
-def annotate_region(model, tok, inputs, where: GenomeRegion, settings: AnnotationSettings) -> list[Gene]:
-    """Genes (genome coordinates) the model predicts in the region, windowed and stitched as `annotate` does."""
+def annotate_region(model, tok, inputs, where: GenomeRegion, settings: AnnotationSettings,
+                    self_train_on: str = "region") -> list[Gene]:
+    """Genes (genome coordinates) the model predicts in the region, windowed and stitched as `annotate` does,
+    after self-training on the region or its whole genome (`GenomeRegion.sequences`)."""
     r, genome = where.region, where.genome
     length = r.end - r.start + 1
     annotator = GeneFinderAnnotator(model, tok, inputs, settings)
-    fetch = lambda s, e: genome.fetch(r.seqid, r.start - 1 + s, r.start - 1 + e)  # noqa: E731
-    annotator.self_train(lambda: [fetch(0, length)])  # on the region, as `annotate` would on a slice of it
-    preds = annotator.annotate_record(r.seqid, length, fetch)
+    annotator.self_train(where.sequences(self_train_on))
+    preds = annotator.annotate_record(r.seqid, length, lambda s, e: genome.fetch(r.seqid, r.start - 1 + s,
+                                                                                  r.start - 1 + e))
     return shift_genes(stitch(preds, length), r.start - 1)
 
 

@@ -27,7 +27,7 @@ This module is Hub remote code: numpy, torch and siblings only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from .features import Gene
 from .genetic_code import GeneticCode
 from .orfs import base_codes
 from .start_sites import StartExamples, StartSiteScorer, fit, strand_examples
-from .windows import reverse_complement
+from .windows import reverse_complement, reverse_complement_genes
 
 N_HEXAMERS = 4 ** 6
 PSEUDO_HEXAMERS = 20_000  # coding hexamers worth of the genome background mixed into the coding counts
@@ -53,6 +53,15 @@ def hexamer_ids(seq: str) -> np.ndarray:
         ids = 4 * ids + np.minimum(digit, 3)
         valid &= digit < 4
     return np.where(valid, ids, -1)
+
+
+def strand_spans(seq: str, genes: list[Gene]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(strand read 5'->3', 0-based starts, exclusive ends) of the genes on each strand of `seq`: the sequence
+    with its + genes, then its reverse complement with the - genes mirrored onto it."""
+    for s, mine in ((seq, genes), (reverse_complement(seq), reverse_complement_genes(genes, len(seq)))):
+        plus = [g for g in mine if g.strand == "+"]
+        yield (s, np.array([g.start - 1 for g in plus], dtype=np.int64),
+               np.array([g.end for g in plus], dtype=np.int64))
 
 
 def in_frame_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -80,16 +89,12 @@ class CodingStatistics:
         coding, background = np.zeros(N_HEXAMERS), np.zeros(N_HEXAMERS)
         n_genes = 0
         for seq, genes in records:
-            n = len(seq)
-            for strand, s in (("+", seq), ("-", reverse_complement(seq))):
+            for s, lo, hi in strand_spans(seq, genes):
                 ids = hexamer_ids(s)
                 background += np.bincount(ids[ids >= 0], minlength=N_HEXAMERS)
-                mine = [g for g in genes if g.strand == strand]
-                lo = np.array([g.start - 1 if strand == "+" else n - g.end for g in mine], dtype=np.int64)
-                hi = np.array([g.end if strand == "+" else n - g.start + 1 for g in mine], dtype=np.int64)
                 at = ids[in_frame_positions(lo, hi)]
                 coding += np.bincount(at[at >= 0], minlength=N_HEXAMERS)
-                n_genes += len(mine)
+                n_genes += len(lo)
         p_background = (background + 1) / (background.sum() + N_HEXAMERS)
         p_coding = (coding + PSEUDO_HEXAMERS * p_background) / (coding.sum() + PSEUDO_HEXAMERS)
         return cls(np.log(p_coding) - np.log(p_background), n_genes)
@@ -113,11 +118,9 @@ def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[str, lis
     when no called gene has a start to learn from."""
     parts = []
     for seq, genes in records:
-        n, whole = len(seq), {"all": (0, len(seq))}
-        for strand, s in (("+", seq), ("-", reverse_complement(seq))):
-            spans = [(g.start - 1, g.end) if strand == "+" else (n - g.end, n - g.start + 1)
-                     for g in genes if g.strand == strand]
-            parts.append(strand_examples(s, spans, whole, code, min_length, scorer.upstream, scorer.downstream)["all"])
+        for s, lo, hi in strand_spans(seq, genes):
+            parts.append(strand_examples(s, list(zip(lo.tolist(), hi.tolist())), {"all": (0, len(s))}, code,
+                                         min_length, scorer.upstream, scorer.downstream)["all"])
     examples = StartExamples.concat(parts)
     if examples.n_orfs == 0:
         return scorer

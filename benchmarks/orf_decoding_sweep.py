@@ -67,25 +67,26 @@ class RegionEvidence:
         return score_region(shift_genes(genes, r.start - 1), self.where)
 
 
+def _statistics_key(hexamer_weight: float, rounds: int, min_length: int) -> tuple:
+    """Which fitted statistics a setting reads: the first round's pass does not use the hexamer weight."""
+    return hexamer_weight if rounds > 1 else None, rounds, min_length
+
+
 def read_region(spec: str, annotator: GeneFinderAnnotator, args) -> RegionEvidence:
     """The region's evidence (the network runs: `annotator` has a head weight) and the statistics of its genome
     (or of the region alone: `args.fit_on`), fitted with `annotator`'s other settings."""
     where = GenomeRegion.in_shared_data(DATA, spec)
     r, genome = where.region, where.genome
     seq = genome.fetch(r.seqid, r.start - 1, r.end)
-    if args.fit_on == "region":
-        records = lambda: [seq]  # noqa: E731
-    else:
-        records = lambda: (genome.fetch(name, 0, genome.length(name)) for name in genome.names)  # noqa: E731
     hexamers = {}
     for weight, k, shortest in itertools.product([w for w in args.hexamer_weights if w], args.rounds,
                                                  args.min_lengths):
-        key = (weight if k > 1 else None, k, shortest)
+        key = _statistics_key(weight, k, shortest)
         if key not in hexamers:
             fit = GeneFinderAnnotator(annotator.model, annotator.tok, annotator.inputs,
                                       replace(annotator.settings, hexamer_weight=weight, self_training_rounds=k,
                                               self_training_min_length=shortest, refit_starts=False))
-            fit.self_train(records)
+            fit.self_train(where.sequences(args.fit_on))
             hexamers[key] = fit.hexamers
     return RegionEvidence(where, seq, annotator.coding_evidence(seq), hexamers)
 
@@ -110,7 +111,7 @@ def sweep(args, argv: list[str] | None) -> int:
                                                                      trials):
         settings = replace(base, head_weight=head, length_prior=prior, start_weight=weight, gene_bias=bias,
                            hexamer_weight=hw, self_training_rounds=max(k, 1), self_training_min_length=m)
-        scores = [reg.score(settings, reg.hexamers.get((hw if k > 1 else None, k, m))) for reg in regions]
+        scores = [reg.score(settings, reg.hexamers.get(_statistics_key(hw, k, m))) for reg in regions]
         gene = [s["gene"].f1 or 0 for s in scores]
         stop = float(np.mean([s["stop"].f1 or 0 for s in scores]))
         rows.append(f"| {head:g} | {prior:g} | {weight:g} | {bias:g} | {hw:g} | {k} | {m} | "

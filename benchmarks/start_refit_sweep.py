@@ -20,13 +20,12 @@ import numpy as np
 from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run
 
 from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from genefinder.annotation import AnnotationSettings
 from genefinder.datasets_scripts.build_dataset import GenomeSource
 from genefinder.genetic_code import GeneticCode
-from genefinder.region_annotation import GenomeRegion, score_region
+from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
 from genefinder.start_site_training import genome_examples
 from genefinder.start_sites import StartExamples, StartSiteScorer, fit
-from genefinder.windows import shift_genes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,16 +45,6 @@ def scorer_without(genome: str, genomes: list[str], upstream: int, downstream: i
     scorer = StartSiteScorer(upstream, downstream)
     fit(scorer, StartExamples.concat(parts))
     return scorer
-
-
-def score(annotator: GeneFinderAnnotator, where: GenomeRegion) -> dict:
-    """Self-train on the region's whole genome, annotate the region, score it."""
-    r, genome = where.region, where.genome
-    annotator.self_train(lambda: (genome.fetch(n, 0, genome.length(n)) for n in genome.names))
-    length = r.end - r.start + 1
-    preds = annotator.annotate_record(r.seqid, length, lambda s, e: genome.fetch(r.seqid, r.start - 1 + s,
-                                                                                  r.start - 1 + e))
-    return score_region(shift_genes(stitch(preds, length), r.start - 1), where)
 
 
 def _cells(s: dict) -> list[float]:
@@ -80,7 +69,7 @@ def sweep(args, argv: list[str] | None) -> int:
         left_out = scorer_without(genome, genomes, up, down)
         for name, which, settings in trials:
             model.start_scorer = left_out if which == "out" else shipped
-            s = score(GeneFinderAnnotator(model, tok, inputs, settings), where)
+            s = score_region(annotate_region(model, tok, inputs, where, settings, self_train_on="genome"), where)
             results[name].append(_cells(s))
             print(genome, name, " ".join(f"{x:.3f}" for x in results[name][-1]), flush=True)
         n_ref.append(s["gene"].n_ref)
