@@ -40,6 +40,7 @@ from .coding_frames import frame_agreement
 from .features import Gene
 from .genetic_code import GeneticCode
 from .orf_decoding import decode_orfs
+from .orfs import start_codon_positions
 from .processing_genefinder import GeneFinderInputs
 from .self_training import CodingStatistics, refit_start_scorer
 from .tokenization_gff import GFFTokenizer
@@ -214,9 +215,14 @@ class GeneFinderAnnotator:
         return logp, self.start_logits(seq)
 
     def start_logits(self, seq: str) -> dict[str, np.ndarray]:
-        """The start scorer's logit at each position of each strand, in that strand's 5'->3' order."""
-        scorer = self.start_scorer
-        return {"+": scorer.score(seq), "-": scorer.score(reverse_complement(seq))}
+        """The start scorer's logit at each start codon of each strand (`orfs.start_codon_positions`; 0 at
+        other positions, which no ORF starts at), (n,) in that strand's 5'->3' order."""
+        code, out = GeneticCode(self.settings.genetic_code), {}
+        for strand, s in (("+", seq), ("-", reverse_complement(seq))):
+            at = start_codon_positions(s, code)
+            out[strand] = np.zeros(len(s), np.float32)
+            out[strand][at] = self.start_scorer.score(s, at)
+        return out
 
     @torch.no_grad()
     def predict(self, dnas: list[str]) -> list[list[Gene]]:

@@ -44,6 +44,8 @@ class GeneFinderConfig(PretrainedConfig):
         start_site_context: `[upstream, downstream]` nt around a start codon read by the start-site scorer
             (`start_sites.py`) that ORF decoding uses to place starts; None (default) builds no scorer. Its
             weights are fitted after training by `genefinder fit-starts`.
+        start_site_motifs: k-mer lengths of the Shine-Dalgarno tracks the start-site scorer reads beside the
+            one-hot DNA (`start_sites.shine_dalgarno_tracks`); None or [] (default) reads the DNA alone.
     """
 
     model_type = "genefinder"
@@ -75,6 +77,7 @@ class GeneFinderConfig(PretrainedConfig):
         coding_frame_loss_coef: float = 0.0,
         coding_head_layers: int = 0,
         start_site_context: list[int] | None = None,
+        start_site_motifs: list[int] | None = None,
         **kwargs,
     ):
         # Both Auto classes resolve to the one model; register_for_auto_class would record only the last one.
@@ -132,6 +135,10 @@ class GeneFinderConfig(PretrainedConfig):
         if start_site_context is not None and (len(start_site_context) != 2 or min(start_site_context) < 0):
             raise ValueError(f"`start_site_context` must be [upstream, downstream] nt >= 0, got {start_site_context}")
         self.start_site_context = None if start_site_context is None else [int(n) for n in start_site_context]
+        if start_site_motifs and (start_site_context is None or min(start_site_motifs) < 1):
+            raise ValueError(f"`start_site_motifs` must be k-mer lengths >= 1 and needs `start_site_context`, got "
+                             f"{start_site_motifs} with context {start_site_context}")
+        self.start_site_motifs = [int(k) for k in start_site_motifs or []]
         super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
                          decoder_start_token_id=decoder_start_token_id, is_encoder_decoder=is_encoder_decoder,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)

@@ -29,6 +29,20 @@ def base_codes(seq: str) -> np.ndarray:
     return _BASE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
 
 
+def kmer_ids(seq: str, k: int) -> np.ndarray:
+    """(max(n - k + 1, 0),) index (TCAG base-4 digits, 0..4**k - 1) of the k-mer starting at each position; -1
+    where it holds a base other than ACGT (either case; U reads as T)."""
+    b = base_codes(seq).astype(np.int64)
+    if len(b) < k:
+        return np.zeros(0, dtype=np.int64)
+    ids, valid = np.zeros(len(b) - k + 1, dtype=np.int64), np.ones(len(b) - k + 1, dtype=bool)
+    for i in range(k):
+        digit = b[i:len(b) - k + 1 + i]
+        ids = 4 * ids + np.minimum(digit, 3)
+        valid &= digit < 4
+    return np.where(valid, ids, -1)
+
+
 def codon_ids(seq: str) -> np.ndarray:
     """(max(n - 2, 0),) index of the codon starting at each position into `GeneticCode`'s 65-entry lookups
     (`genetic_code.codon_index`: TCAG order, 64 for a codon holding a non-ACGT base)."""
@@ -39,6 +53,18 @@ def codon_ids(seq: str) -> np.ndarray:
     return np.where((b[:-2] < 4) & (b[1:-1] < 4) & (b[2:] < 4), ids, 64)
 
 
+def _start_lookup(code: GeneticCode) -> np.ndarray:
+    """(65,) whether each codon index is a start codon a candidate may use: the table's starts among
+    COMMON_STARTS that are not also its stops."""
+    common = np.array([c in COMMON_STARTS for c in CODONS] + [False])
+    return np.array(code.start_lookup()) & common & ~np.array(code.stop_lookup())
+
+
+def start_codon_positions(seq: str, code: GeneticCode) -> np.ndarray:
+    """0-based positions of the start codons (in any frame) that `open_reading_frames` may use."""
+    return np.flatnonzero(_start_lookup(code)[codon_ids(seq)])
+
+
 def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) of every candidate gene on the string's forward strand, sorted by (end, start).
 
@@ -47,9 +73,7 @@ def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[n
     string's end without a stop gives no candidate: genes cut by a record's end are not called.
     """
     ids = codon_ids(seq)
-    stop = np.array(code.stop_lookup())
-    common = np.array([c in COMMON_STARTS for c in CODONS] + [False])
-    is_start, is_stop = (np.array(code.start_lookup()) & common & ~stop)[ids], stop[ids]
+    is_start, is_stop = _start_lookup(code)[ids], np.array(code.stop_lookup())[ids]
     starts, ends = [], []
     for frame in range(3):
         codons = np.arange(frame, len(ids), 3)

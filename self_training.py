@@ -33,7 +33,7 @@ import numpy as np
 
 from .features import Gene
 from .genetic_code import GeneticCode
-from .orfs import base_codes
+from .orfs import kmer_ids
 from .start_sites import StartExamples, StartSiteScorer, fit, strand_examples
 from .windows import reverse_complement, reverse_complement_genes
 
@@ -44,15 +44,7 @@ PSEUDO_HEXAMERS = 20_000  # coding hexamers worth of the genome background mixed
 def hexamer_ids(seq: str) -> np.ndarray:
     """(max(n - 5, 0),) index (0..4095, TCAG base-4 digits) of the hexamer starting at each position; -1 where
     it holds a base other than ACGT (either case; U reads as T)."""
-    b = base_codes(seq).astype(np.int64)
-    if len(b) < 6:
-        return np.zeros(0, dtype=np.int64)
-    ids, valid = np.zeros(len(b) - 5, dtype=np.int64), np.ones(len(b) - 5, dtype=bool)
-    for i in range(6):
-        digit = b[i:len(b) - 5 + i]
-        ids = 4 * ids + np.minimum(digit, 3)
-        valid &= digit < 4
-    return np.where(valid, ids, -1)
+    return kmer_ids(seq, 6)
 
 
 def strand_spans(seq: str, genes: list[Gene]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -120,10 +112,10 @@ def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[str, lis
     for seq, genes in records:
         for s, lo, hi in strand_spans(seq, genes):
             parts.append(strand_examples(s, list(zip(lo.tolist(), hi.tolist())), {"all": (0, len(s))}, code,
-                                         min_length, scorer.upstream, scorer.downstream)["all"])
+                                         min_length, scorer)["all"])
     examples = StartExamples.concat(parts)
     if examples.n_orfs == 0:
         return scorer
-    refit = StartSiteScorer(scorer.upstream, scorer.downstream)
+    refit = scorer.blank()
     fit(refit, examples, l2, prior=scorer.filter.weight.detach().float().cpu())
     return refit.to(scorer.filter.weight.device, scorer.filter.weight.dtype)

@@ -1,13 +1,14 @@
 """`genefinder fit-starts MODEL_DIR --fasta G.fa --gff G.gff3 ... --out DIR`: fit the start-site scorer.
 
-The scorer (`start_sites.py`) is a linear filter over the DNA around a start codon, so it is fitted apart from
+The scorer (`start_sites.py`) is a linear filter over the DNA around a start codon (one-hot, and Shine-Dalgarno
+tracks: `--motifs`), so it is fitted apart from
 the network, in seconds, on the genomes the model was trained on and on the same train blocks
 (`build-dataset --split-by region`'s split, so the validation and test blocks stay unseen). Every complete
 reference gene whose ORF the decoder would see gives one example: its true start against the other start
 codons of its ORF (`orfs.open_reading_frames`: ORF decoding's own candidates). The loss is the softmax
 cross-entropy of the true start within its ORF, with an L2 penalty; full-batch L-BFGS.
 
-The output folder is a copy of MODEL_DIR whose config gains `start_site_context` and whose weights gain the
+The output folder is a copy of MODEL_DIR whose config gains `start_site_context` and `start_site_motifs` and whose weights gain the
 fitted `start_scorer`; a training checkpoint fitted this way exports (`genefinder export`) with its scorer.
 It prints the validation blocks' start accuracy (true start ranked first within its ORF) beside the
 longest-ORF rule's.
@@ -33,9 +34,9 @@ from .windows import reverse_complement
 logger = logging.getLogger(__name__)
 
 
-def genome_examples(source, code: GeneticCode, min_length: int, upstream: int, downstream: int,
+def genome_examples(source, code: GeneticCode, min_length: int, scorer: StartSiteScorer,
                     val_fraction: float = 0.1, test_fraction: float = 0.1) -> dict[str, list[StartExamples]]:
-    """Examples of one genome per split ("train", "validation", "test": its blocks as build-dataset
+    """Examples for `scorer`'s shape of one genome per split ("train", "validation", "test": its blocks as build-dataset
     --split-by region cuts them), both strands; the genome and its annotation are read once for all splits."""
     fa, genes_by_seq = load_genome(source, coding_only=True)
     blocks: dict[str, dict[str, tuple[int, int]]] = {}  # seqid -> split -> (lo, hi)
@@ -50,9 +51,8 @@ def genome_examples(source, code: GeneticCode, min_length: int, upstream: int, d
         forward = [(c.start - 1, c.end) for strand, c in complete if strand == "+"]
         reverse = [(n - c.end, n - c.start + 1) for strand, c in complete if strand == "-"]
         mirrored = {split: (n - hi, n - lo) for split, (lo, hi) in by_split.items()}
-        for per_split in (strand_examples(seq, forward, by_split, code, min_length, upstream, downstream),
-                          strand_examples(reverse_complement(seq), reverse, mirrored, code, min_length, upstream,
-                                          downstream)):
+        for per_split in (strand_examples(seq, forward, by_split, code, min_length, scorer),
+                          strand_examples(reverse_complement(seq), reverse, mirrored, code, min_length, scorer)):
             for split, ex in per_split.items():
                 out.setdefault(split, []).append(ex)
     return out
@@ -75,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="nt read before and after the start codon (default 50 20: on the default model's "
                              "training genomes it places 74%% of the validation blocks' starts, 30 12 70%%, as "
                              "this command prints)")
+    parser.add_argument("--motifs", type=int, nargs="*", default=[4, 5, 6], metavar="K",
+                        help="k-mer lengths of the Shine-Dalgarno tracks read beside the DNA (default 4 5 6: "
+                             "docs/start_site_motifs.md; none: --motifs with no value)")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty on the filter (default 1e-3)")
 
 
@@ -88,13 +91,17 @@ def run(args) -> None:
         raise GeneFinderInputError("output folder exists; give a new --out", str(out))
     if min(args.context) < 0:
         raise GeneFinderInputError(f"--context must be >= 0 nt each side, got {args.context[0]} {args.context[1]}")
+    up, down = args.context
+    try:
+        scorer = StartSiteScorer(up, down, tuple(args.motifs))
+    except ValueError as err:
+        raise GeneFinderInputError(f"--motifs: {err}") from None
     sources = sources_from_args(args)
     model = GeneFinderForConditionalGeneration.from_pretrained(model_dir)
-    up, down = args.context
-    model.config.start_site_context = [up, down]
-    model.start_scorer = StartSiteScorer(up, down)
+    model.start_scorer = scorer
+    model.config.start_site_context, model.config.start_site_motifs = [up, down], list(args.motifs)
     code, min_length = GeneticCode(model.config.genetic_code), AnnotationSettings.min_cds_length
-    per_genome = [genome_examples(src, code, min_length, up, down) for src in sources]
+    per_genome = [genome_examples(src, code, min_length, model.start_scorer) for src in sources]
     examples = {split: StartExamples.concat([ex for g in per_genome for ex in g.get(split, [])])
                 for split in ("train", "validation")}
     if examples["train"].n_orfs == 0:

@@ -35,14 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     return run("start_refit_sweep", args, lambda: sweep(args, argv))
 
 
-def scorer_without(genome: str, genomes: list[str], upstream: int, downstream: int) -> StartSiteScorer:
-    """A start scorer fitted as fit-starts fits it, on the train blocks of every genome but `genome`."""
-    code = GeneticCode(11)
+def scorer_without(genome: str, genomes: list[str], like: StartSiteScorer) -> StartSiteScorer:
+    """A start scorer of `like`'s shape fitted as fit-starts fits it, on the train blocks of every genome but
+    `genome`."""
+    code, scorer = GeneticCode(11), like.blank()
     parts = [ex for g in genomes if g != genome
              for ex in genome_examples(GenomeSource(str(DATA / g / "genome.fna.gz"), str(DATA / g / "annotation.gff3.gz"),
-                                                    g), code, AnnotationSettings.min_cds_length, upstream,
-                                       downstream)["train"]]
-    scorer = StartSiteScorer(upstream, downstream)
+                                                    g), code, AnnotationSettings.min_cds_length, scorer)["train"]]
     fit(scorer, StartExamples.concat(parts))
     return scorer
 
@@ -55,6 +54,7 @@ def _cells(s: dict) -> list[float]:
 def sweep(args, argv: list[str] | None) -> int:
     model, tok, inputs = load_model(args.model, "cpu")
     up, down = model.config.start_site_context
+    motifs = model.config.start_site_motifs
     base = AnnotationSettings(*AnnotationSettings.window_for(model.config), decoding="orf")
     genomes = [spec.split(":")[0] for spec in args.regions]
     trials = [("model's scorer (saw this genome)", None, replace(base, refit_starts=False)),
@@ -66,7 +66,7 @@ def sweep(args, argv: list[str] | None) -> int:
     shipped = model.start_scorer
     for spec, genome in zip(args.regions, genomes):
         where = GenomeRegion.in_shared_data(DATA, spec)
-        left_out = scorer_without(genome, genomes, up, down)
+        left_out = scorer_without(genome, genomes, model.start_scorer)
         for name, which, settings in trials:
             model.start_scorer = left_out if which == "out" else shipped
             s = score_region(annotate_region(model, tok, inputs, where, settings, self_train_on="genome"), where)
@@ -81,7 +81,8 @@ def sweep(args, argv: list[str] | None) -> int:
     body = ["Start accuracy = gene F1 / stop F1 (the share of right stops whose start is right too).", "",
             *header, *rows, ""]
     return report("start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
-                  argv, f"default settings otherwise; scorers of {up} nt up / {down} nt down.", n_ref, body)
+                  argv, f"default settings otherwise; scorers of {up} nt up / {down} nt down, Shine-Dalgarno tracks "
+                  f"{motifs or 'none'}.", n_ref, body)
 
 
 if __name__ == "__main__":

@@ -49,13 +49,14 @@ def run(name: str, args, sweep: Callable[[], int]) -> int:
 
 
 def report(script: str, title: str, args, argv: list[str] | None, model_line: str, n_ref: list[int],
-           body: list[str]) -> int:
-    """Print the report (and write it to --out-md): title, the command that wrote it, model, region, machine, body."""
+           body: list[str], data_line: str | None = None) -> int:
+    """Print the report (and write it to --out-md): title, the command that wrote it, model, regions (or
+    `data_line` for a report on other data), machine, body."""
     command = f"python benchmarks/{script} " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         f"# {title}", "", f"Written by `{command}`; do not edit by hand.", "",
         f"- Model: `{os.path.relpath(args.model, ROOT)}`; {model_line}",
-        f"- Regions: {', '.join(args.regions)} (validation blocks, never trained on; "
+        data_line or f"- Regions: {', '.join(args.regions)} (validation blocks, never trained on; "
         f"{', '.join(f'{n:,}' for n in n_ref)} reference genes wholly inside).",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, {args.threads} torch threads; "
         f"{datetime.date.today().isoformat()}.", "", *body, ""])

@@ -83,7 +83,7 @@ def test_start_refit_learns_the_inputs_starts_and_stays_near_the_model_scorer(ec
     assert learned is not blank and learned.filter.weight.abs().sum() > 0
     # it ranks the true start first within its ORF for most forward-strand genes (ties count as misses: 0 before)
     forward = [(g.start - 1, g.end) for g in ref if g.strand == "+"]
-    ex = strand_examples(seq, forward, {"all": (0, len(seq))}, GeneticCode(11), 60, 20, 6)["all"]
+    ex = strand_examples(seq, forward, {"all": (0, len(seq))}, GeneticCode(11), 60, learned)["all"]
     with torch.no_grad():
         placed = float(ranking(torch.einsum("mck,ck->m", ex.contexts, learned.filter.weight[0]), ex)[1])
     assert ex.n_orfs > 100 and placed > 0.6, placed

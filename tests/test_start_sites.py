@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,7 +13,7 @@ from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.start_site_training import accuracy, genome_examples
-from genefinder.start_sites import StartExamples, StartSiteScorer, fit
+from genefinder.start_sites import StartExamples, StartSiteScorer, fit, shine_dalgarno_tracks
 from genefinder.tokenization_gff import GFFTokenizer
 from real_data import write_slice
 
@@ -29,6 +30,34 @@ def test_the_score_at_p_reads_the_dna_around_a_codon_at_p():
     assert scorer.score("NNATGT").tolist()[2] == 101.0  # unknown bases add nothing
 
 
+def test_scores_at_chosen_positions_equal_the_convolution_there():
+    """ORF decoding scores only start codons, by table lookup instead of the convolution: the same numbers."""
+    torch.manual_seed(0)
+    scorer = StartSiteScorer(upstream=12, downstream=5, motif_lengths=(4, 6))
+    torch.nn.init.normal_(scorer.filter.weight)
+    seq = "NNaggaggTTATGCCGnrTAAGGAGGTGAATGTTGuGGCCGGAGGN"
+    at = np.array([0, 1, 10, 30, len(seq) - 3, len(seq) - 1])
+    assert np.allclose(scorer.score(seq, at), scorer.score(seq)[at], atol=1e-5)
+    assert scorer.score(seq, at[:0]).shape == (0,)
+
+
+def test_shine_dalgarno_tracks_mark_the_pieces_of_the_binding_site_by_length():
+    tracks = shine_dalgarno_tracks("ccAGGAGGuTTTTGGAN", (3, 6))
+    # 3-mers: AGG at 2 and 5, GGA at 3, GAG at 4, GGT at 6 (u reads as T); GGA at 13, just before the N
+    assert torch.nonzero(tracks[0]).flatten().tolist() == [2, 3, 4, 5, 6, 13]
+    assert torch.nonzero(tracks[1]).flatten().tolist() == [2, 3]  # AGGAGG, GGAGGT; nothing runs past the end
+    scorer = StartSiteScorer(upstream=8, downstream=0, motif_lengths=(6,))
+    with torch.no_grad():
+        scorer.filter.weight.zero_()
+        scorer.filter.weight[0, 4, 0] = 5.0  # a 6-mer of the binding site starting 8 nt before the codon
+    assert scorer.encode("AGGAGGTTATG").shape == (5, 11)
+    assert scorer.score("AGGAGGTTATG").tolist()[8] == 5.0 and scorer.score("AGGTGGTTATG").tolist()[8] == 0.0
+    with pytest.raises(ValueError, match="motif lengths must be 1-11 nt"):
+        StartSiteScorer(8, 0, motif_lengths=(12,))
+    with pytest.raises(ValueError, match="start_site_motifs"):
+        GeneFinderConfig(start_site_motifs=[4])  # tracks without a context
+
+
 @pytest.fixture(scope="module")
 def ecoli_slice(tmp_path_factory):
     return write_slice(tmp_path_factory.mktemp("ecoli"), "ecoli_k12_mg1655", "NC_000913.3", 600_000)
@@ -37,7 +66,7 @@ def ecoli_slice(tmp_path_factory):
 def test_fitted_on_train_blocks_it_places_held_out_starts_better_than_the_longest_orf(ecoli_slice):
     fa, gff = ecoli_slice
     source, code = GenomeSource(str(fa), str(gff), "ecoli"), GeneticCode(11)
-    examples = genome_examples(source, code, 60, 30, 12)
+    examples = genome_examples(source, code, 60, StartSiteScorer(30, 12))
     train = StartExamples.concat(examples["train"])
     held_out = StartExamples.concat(examples["validation"] + examples["test"])
     assert train.n_orfs > 400 and held_out.n_orfs > 80 and int(held_out.true.sum()) == held_out.n_orfs
@@ -96,6 +125,7 @@ def test_fit_starts_without_genes_to_learn_from_is_a_one_line_error(tmp_path, mo
 def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
     model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
     assert model.config.start_site_context == [50, 20] and model.start_scorer.filter.weight.abs().sum() > 0
+    assert model.config.start_site_motifs == [4, 5, 6] and model.start_scorer.filter.weight.shape == (1, 7, 73)
     assert GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "plain").start_scorer is None
     again = genefinder("fit-starts", model_with_parts / "plain", "--fasta", "x.fa", "--gff", "x.gff3",
                        "--out", model_with_parts / "fitted")
@@ -104,6 +134,10 @@ def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
                           "--out", model_with_parts / "never", "--context", "-1", "3")
     assert negative.returncode == 2 and negative.stderr.strip() == \
         "genefinder: error: --context must be >= 0 nt each side, got -1 3"
+    too_long = genefinder("fit-starts", model_with_parts / "plain", "--fasta", "x.fa", "--gff", "x.gff3",
+                          "--out", model_with_parts / "never", "--motifs", "4", "12")
+    assert too_long.returncode == 2 and too_long.stderr.strip() == \
+        "genefinder: error: --motifs: Shine-Dalgarno motif lengths must be 1-11 nt, got [4, 12]"
 
 
 def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer(tmp_path, model_with_parts):
