@@ -49,12 +49,22 @@ def one_hot(seq: str) -> torch.Tensor:
 
 def shine_dalgarno_tracks(seq: str, lengths: tuple[int, ...]) -> torch.Tensor:
     """(len(lengths), n) float: row i is 1 at p where the `lengths[i]` nt from p (either case, U as T) are a
-    piece of SHINE_DALGARNO, 0 elsewhere (and where they would run past the end)."""
+    piece of SHINE_DALGARNO, 0 elsewhere (and where they would run past the end). One pass over the sequence
+    grows the k-mer codes of every position one base at a time, and each wanted length is a table lookup."""
     out = torch.zeros(len(lengths), len(seq))
-    for row, k in enumerate(lengths):
-        pieces = np.unique(kmer_ids(SHINE_DALGARNO, k))
-        hits = np.flatnonzero(np.isin(kmer_ids(seq, k), pieces))
-        out[row, torch.from_numpy(hits)] = 1.0
+    b = base_codes(seq).astype(np.int64)
+    ids, valid = np.zeros(len(b), dtype=np.int64), np.ones(len(b), dtype=bool)
+    for k in range(1, max(lengths, default=0) + 1):
+        digit = np.full(len(b), 4, dtype=np.int64)
+        digit[:len(b) - k + 1] = b[k - 1:]  # the k-th base of the k-mer at each position; 4 past the end
+        ids = 4 * ids + np.minimum(digit, 3)
+        valid &= digit < 4
+        if k in lengths:
+            piece = np.zeros(4 ** k, dtype=bool)
+            piece[kmer_ids(SHINE_DALGARNO, k)] = True
+            hits = torch.from_numpy(valid & piece[ids])
+            for row in (i for i, want in enumerate(lengths) if want == k):
+                out[row] = hits.float()
     return out
 
 
