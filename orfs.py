@@ -12,6 +12,8 @@ This module is Hub remote code: numpy and siblings only.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from .genetic_code import CODONS, GeneticCode
@@ -29,18 +31,30 @@ def base_codes(seq: str) -> np.ndarray:
     return _BASE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
 
 
+def growing_kmer_ids(seq: str, max_k: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(k, ids, valid) for k = 1 .. max_k, the k-mer codes of every position grown one base at a time, in place:
+    ids (n,) the TCAG base-4 digits (0..4**k - 1) of the k-mer starting at each position, valid (n,) whether it
+    is all ACGT (either case, U as T) and within the sequence. Both arrays are updated for the next k: read
+    them before advancing."""
+    b = base_codes(seq).astype(np.int64)
+    ids, valid = np.zeros(len(b), dtype=np.int64), np.ones(len(b), dtype=bool)
+    for k in range(1, max_k + 1):
+        m = max(len(b) - k + 1, 0)  # positions whose k-mer lies within the sequence
+        digit = b[k - 1:]
+        ids[:m] *= 4
+        ids[:m] += np.minimum(digit, 3)
+        valid[:m] &= digit < 4
+        valid[m:] = False
+        yield k, ids, valid
+
+
 def kmer_ids(seq: str, k: int) -> np.ndarray:
     """(max(n - k + 1, 0),) index (TCAG base-4 digits, 0..4**k - 1) of the k-mer starting at each position; -1
     where it holds a base other than ACGT (either case; U reads as T)."""
-    b = base_codes(seq).astype(np.int64)
-    if len(b) < k:
-        return np.zeros(0, dtype=np.int64)
-    ids, valid = np.zeros(len(b) - k + 1, dtype=np.int64), np.ones(len(b) - k + 1, dtype=bool)
-    for i in range(k):
-        digit = b[i:len(b) - k + 1 + i]
-        ids = 4 * ids + np.minimum(digit, 3)
-        valid &= digit < 4
-    return np.where(valid, ids, -1)
+    for _, ids, valid in growing_kmer_ids(seq, k):
+        pass
+    m = max(len(seq) - k + 1, 0)
+    return np.where(valid[:m], ids[:m], -1) if k else np.zeros(m, dtype=np.int64)
 
 
 def codon_ids(seq: str) -> np.ndarray:

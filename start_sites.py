@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .genetic_code import GeneticCode
-from .orfs import base_codes, kmer_ids, open_reading_frames
+from .orfs import base_codes, growing_kmer_ids, kmer_ids, open_reading_frames
 
 
 # The 3' end of bacterial 16S rRNA, 3'-AUUCCUCCACU-5', is conserved across bacteria; the mRNA it pairs with,
@@ -47,25 +47,21 @@ def one_hot(seq: str) -> torch.Tensor:
     return out[:4]
 
 
-def shine_dalgarno_tracks(seq: str, lengths: tuple[int, ...]) -> torch.Tensor:
-    """(len(lengths), n) float: row i is 1 at p where the `lengths[i]` nt from p (either case, U as T) are a
-    piece of SHINE_DALGARNO, 0 elsewhere (and where they would run past the end). One pass over the sequence
-    grows the k-mer codes of every position one base at a time, and each wanted length is a table lookup."""
-    out = torch.zeros(len(lengths), len(seq))
-    b = base_codes(seq).astype(np.int64)
-    ids, valid = np.zeros(len(b), dtype=np.int64), np.ones(len(b), dtype=bool)
-    for k in range(1, max(lengths, default=0) + 1):
-        digit = np.full(len(b), 4, dtype=np.int64)
-        digit[:len(b) - k + 1] = b[k - 1:]  # the k-th base of the k-mer at each position; 4 past the end
-        ids = 4 * ids + np.minimum(digit, 3)
-        valid &= digit < 4
+def shine_dalgarno_hits(seq: str, lengths: tuple[int, ...]) -> np.ndarray:
+    """(len(lengths), n) bool: row i is True at p where the `lengths[i]` nt from p (either case, U as T) are a
+    piece of SHINE_DALGARNO (False where they would run past the end); one pass over the sequence for all lengths."""
+    hits = {}
+    for k, ids, valid in growing_kmer_ids(seq, max(lengths, default=0)):
         if k in lengths:
             piece = np.zeros(4 ** k, dtype=bool)
             piece[kmer_ids(SHINE_DALGARNO, k)] = True
-            hits = torch.from_numpy(valid & piece[ids])
-            for row in (i for i, want in enumerate(lengths) if want == k):
-                out[row] = hits.float()
-    return out
+            hits[k] = valid & piece[ids]
+    return np.stack([hits[k] for k in lengths]) if lengths else np.zeros((0, len(seq)), dtype=bool)
+
+
+def shine_dalgarno_tracks(seq: str, lengths: tuple[int, ...]) -> torch.Tensor:
+    """`shine_dalgarno_hits` as the scorer's (len(lengths), n) float input channels."""
+    return torch.from_numpy(shine_dalgarno_hits(seq, lengths)).float()
 
 
 class StartSiteScorer(nn.Module):
@@ -112,8 +108,9 @@ class StartSiteScorer(nn.Module):
             return self(self.encode(seq).to(w.device, w.dtype).unsqueeze(0))[0].float().cpu().numpy()
         weight = w[0].detach().float().cpu().numpy()  # (4 + tracks, width)
         n_tracks = len(self.motif_lengths)
-        bits = shine_dalgarno_tracks(seq, self.motif_lengths).numpy().astype(np.int64)
-        code = _ACGT_CHANNEL[base_codes(seq)] + 5 * (bits << np.arange(n_tracks)[:, None]).sum(0)
+        code = _ACGT_CHANNEL[base_codes(seq)]
+        for i, hits in enumerate(shine_dalgarno_hits(seq, self.motif_lengths)):
+            code += (5 << i) * hits
         rows = np.arange(5 * 2 ** n_tracks)
         on = (rows[:, None] // 5 >> np.arange(n_tracks)) & 1  # (codes, tracks): the code's track bits
         table = np.vstack([weight[:4], np.zeros((1, self.width))])[rows % 5] + on @ weight[4:]
