@@ -36,12 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     return run("start_motif_sweep", args, lambda: sweep(args, argv))
 
 
+def _lengths(motifs: str) -> tuple[int, ...]:
+    """'4,5,6' -> (4, 5, 6); 'none' -> ()."""
+    try:
+        return () if motifs == "none" else tuple(int(k) for k in motifs.split(","))
+    except ValueError:
+        raise ValueError(f"--motifs: {motifs!r} is neither comma-separated k-mer lengths nor 'none'") from None
+
+
 def sweep(args, argv: list[str] | None) -> int:
     genomes = [spec.split(":")[0] for spec in args.regions]
     code, min_length = GeneticCode(11), AnnotationSettings.min_cds_length
     rows, n_orfs = [], {}
     for motifs in args.motifs:
-        shape = StartSiteScorer(*args.context, () if motifs == "none" else tuple(map(int, motifs.split(","))))
+        shape = StartSiteScorer(*args.context, _lengths(motifs))
         examples = {g: genome_examples(GenomeSource(str(DATA / g / "genome.fna.gz"),
                                                     str(DATA / g / "annotation.gff3.gz"), g), code, min_length, shape)
                     for g in genomes}
