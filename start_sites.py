@@ -102,7 +102,7 @@ class StartSiteScorer(nn.Module):
         ORF decoding reads ~1 position in 20 (its start codons), so for `at` the filter is not run over the
         whole sequence: each position's channels (a base, or none, and its track bits) are one of
         5 x 2**tracks codes, and a logit is the sum over the window of a (code, offset) table of filter weights,
-        `chunk` positions at a time (~10x faster than the convolution on CPU)."""
+        `chunk` positions at a time (far less work than convolving every position)."""
         w = self.filter.weight
         if at is None:
             return self(self.encode(seq).to(w.device, w.dtype).unsqueeze(0))[0].float().cpu().numpy()
