@@ -46,6 +46,9 @@ class GeneFinderConfig(PretrainedConfig):
             weights are fitted after training by `genefinder fit-starts`.
         start_site_motifs: k-mer lengths of the Shine-Dalgarno tracks the start-site scorer reads beside the
             one-hot DNA (`start_sites.shine_dalgarno_tracks`); None or [] (default) reads the DNA alone.
+        start_site_detectors: `[number, width in nt]` of the motif detectors (a convolutional layer) the
+            start-site scorer adds to its linear filter (`StartSiteScorer(detectors=...)`); None (default): the
+            linear filter alone.
     """
 
     model_type = "genefinder"
@@ -78,6 +81,7 @@ class GeneFinderConfig(PretrainedConfig):
         coding_head_layers: int = 0,
         start_site_context: list[int] | None = None,
         start_site_motifs: list[int] | None = None,
+        start_site_detectors: list[int] | None = None,
         **kwargs,
     ):
         # Both Auto classes resolve to the one model; register_for_auto_class would record only the last one.
@@ -139,6 +143,11 @@ class GeneFinderConfig(PretrainedConfig):
             raise ValueError(f"`start_site_motifs` must be k-mer lengths >= 1 and needs `start_site_context`, got "
                              f"{start_site_motifs} with context {start_site_context}")
         self.start_site_motifs = [int(k) for k in start_site_motifs or []]
+        if start_site_detectors is not None and (start_site_context is None or len(start_site_detectors) != 2
+                                                 or start_site_detectors[0] < 1 or start_site_detectors[1] % 2 == 0):
+            raise ValueError("`start_site_detectors` must be [number >= 1, odd width in nt] and needs "
+                             f"`start_site_context`, got {start_site_detectors} with context {start_site_context}")
+        self.start_site_detectors = None if start_site_detectors is None else [int(n) for n in start_site_detectors]
         super().__init__(pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
                          decoder_start_token_id=decoder_start_token_id, is_encoder_decoder=is_encoder_decoder,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)

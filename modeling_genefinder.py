@@ -233,8 +233,8 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         self.coding_convs = CodingFrameConvolutions(config.d_model, layers) if layers else None
         # ORF decoding's start placement (config.start_site_context), fitted after training: start_site_training.py
         context = getattr(config, "start_site_context", None)
-        self.start_scorer = StartSiteScorer(*context, getattr(config, "start_site_motifs", None) or ()) \
-            if context else None
+        self.start_scorer = StartSiteScorer(*context, getattr(config, "start_site_motifs", None) or (),
+                                            *(getattr(config, "start_site_detectors", None) or ())) if context else None
         self.gradient_checkpointing = False
         self.post_init()
 

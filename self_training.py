@@ -26,10 +26,12 @@ This module is Hub remote code: numpy, torch and siblings only.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
+import torch
 
 from .features import Gene
 from .genetic_code import GeneticCode
@@ -106,8 +108,8 @@ class CodingStatistics:
 def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[str, list[Gene]]], code: GeneticCode,
                        min_length: int, l2: float) -> StartSiteScorer:
     """A new scorer fitted (on CPU) to the starts of the genes called on the input, (sequence, genes in 1-based
-    coordinates) per record, from `scorer`'s filter and pulled towards it with strength `l2`; `scorer` itself
-    when no called gene has a start to learn from."""
+    coordinates) per record: `scorer`'s linear filter refitted, pulled towards it with strength `l2` (its
+    detectors, if any, kept); `scorer` itself when no called gene has a start to learn from."""
     parts = []
     for seq, genes in records:
         for s, lo, hi in strand_spans(seq, genes):
@@ -116,6 +118,8 @@ def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[str, lis
     examples = StartExamples.concat(parts)
     if examples.n_orfs == 0:
         return scorer
-    refit = scorer.blank()
-    fit(refit, examples, l2, prior=scorer.filter.weight.detach().float().cpu())
+    refit = copy.deepcopy(scorer).float().cpu()
+    with torch.no_grad():  # the detectors stay as fitted on the training genomes: their part is a fixed offset
+        offset = refit.detector_part(examples.contexts)[:, 0]
+    fit(refit, examples, l2, prior=scorer.filter.weight.detach().float().cpu(), offset=offset)
     return refit.to(scorer.filter.weight.device, scorer.filter.weight.dtype)

@@ -28,7 +28,7 @@ from .annotation import AnnotationSettings
 from .datasets_scripts.build_dataset import add_pair_arguments, load_genome, sources_from_args, split_regions
 from .errors import GeneFinderInputError
 from .genetic_code import GeneticCode
-from .start_sites import StartExamples, StartSiteScorer, fit, ranking, strand_examples
+from .start_sites import StartExamples, StartSiteScorer, ranking, strand_examples, train_scorer
 from .windows import reverse_complement
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def genome_examples(source, code: GeneticCode, min_length: int, scorer: StartSit
 def accuracy(scorer: StartSiteScorer, ex: StartExamples) -> tuple[float, float]:
     """(scorer's start accuracy, longest-ORF rule's) over the examples' ORFs."""
     with torch.no_grad():
-        logits = torch.einsum("mck,ck->m", ex.contexts, scorer.filter.weight[0])
+        logits = scorer.context_logits(ex.contexts)
     first = torch.ones(len(ex.group), dtype=torch.bool)
     first[1:] = ex.group[1:] != ex.group[:-1]
     return float(ranking(logits, ex)[1]), float(ex.true[first].float().mean())
@@ -78,6 +78,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--motifs", type=int, nargs="*", default=[4, 5, 6], metavar="K",
                         help="k-mer lengths of the Shine-Dalgarno tracks read beside the DNA (default 4 5 6: "
                              "docs/start_site_motifs.md; none: --motifs with no value)")
+    parser.add_argument("--detectors", type=int, default=0, metavar="N",
+                        help="motif detectors (a convolutional layer) beside the linear filter (default 0: linear "
+                             "only; docs/start_site_motifs.md compares)")
+    parser.add_argument("--detector-width", type=int, default=9, metavar="NT", help="their width (odd; default 9)")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty on the filter (default 1e-3)")
 
 
@@ -91,15 +95,19 @@ def run(args) -> None:
         raise GeneFinderInputError("output folder exists; give a new --out", str(out))
     if min(args.context) < 0:
         raise GeneFinderInputError(f"--context must be >= 0 nt each side, got {args.context[0]} {args.context[1]}")
+    if args.detectors < 0 or args.detector_width < 1 or args.detector_width % 2 == 0:
+        raise GeneFinderInputError(f"--detectors must be >= 0 and --detector-width odd, got {args.detectors} and "
+                                   f"{args.detector_width}")
     up, down = args.context
     try:
-        scorer = StartSiteScorer(up, down, tuple(args.motifs))
+        scorer = StartSiteScorer(up, down, tuple(args.motifs), args.detectors, args.detector_width)
     except ValueError as err:
         raise GeneFinderInputError(f"--motifs: {err}") from None
     sources = sources_from_args(args)
     model = GeneFinderForConditionalGeneration.from_pretrained(model_dir)
     model.start_scorer = scorer
     model.config.start_site_context, model.config.start_site_motifs = [up, down], list(args.motifs)
+    model.config.start_site_detectors = [args.detectors, args.detector_width] if args.detectors else None
     code, min_length = GeneticCode(model.config.genetic_code), AnnotationSettings.min_cds_length
     per_genome = [genome_examples(src, code, min_length, model.start_scorer) for src in sources]
     examples = {split: StartExamples.concat([ex for g in per_genome for ex in g.get(split, [])])
@@ -107,7 +115,7 @@ def run(args) -> None:
     if examples["train"].n_orfs == 0:
         raise GeneFinderInputError("no complete reference gene with an ATG/GTG/TTG start lies in the train blocks: "
                                    "nothing to fit the start scorer on", ", ".join(s.gff for s in sources))
-    loss = fit(model.start_scorer, examples["train"], args.l2)
+    loss = train_scorer(model.start_scorer, examples["train"], args.l2)
     for split, ex in examples.items():
         acc, longest = accuracy(model.start_scorer, ex)
         print(f"{split:<10} ORFs {ex.n_orfs:>6}  start accuracy {acc:.3f}  (longest ORF: {longest:.3f})")

@@ -16,6 +16,13 @@ codons of the same ORF (a softmax over each ORF's candidates), where a constant 
 towards the model's scorer (`self_training.py`). ORF decoding adds `start_weight` x this score to a candidate
 gene's coding score.
 
+A linear filter adds evidence up; it cannot say "one binding site at the best of several spacings, whichever
+k-mer it is, and more so before an ATG". `detectors` > 0 adds that: a small convolutional layer (`detectors`
+motif detectors of `detector_width` nt, ReLU) whose outputs a second position-specific filter weighs across
+the same window, summed with the linear filter. It is fitted after the linear filter, jointly, by AdamW on
+minibatches of ORFs; the refit on the input moves the linear filter only (the detectors' part is a fixed offset
+then), which keeps the refit a convex L-BFGS fit of seconds.
+
 This module is Hub remote code: numpy, torch and siblings only.
 """
 
@@ -67,46 +74,103 @@ def shine_dalgarno_tracks(seq: str, lengths: tuple[int, ...]) -> torch.Tensor:
 class StartSiteScorer(nn.Module):
     """Start-codon logits of every position of a sequence from the DNA around it (see the module docstring)."""
 
-    def __init__(self, upstream: int, downstream: int, motif_lengths: tuple[int, ...] = ()):
+    def __init__(self, upstream: int, downstream: int, motif_lengths: tuple[int, ...] = (), detectors: int = 0,
+                 detector_width: int = 9):
         super().__init__()
         if upstream < 0 or downstream < 0:
             raise ValueError(f"start-site context must be >= 0 nt each side, got {upstream}, {downstream}")
         if any(not 1 <= k <= len(SHINE_DALGARNO) for k in motif_lengths):
             raise ValueError(f"Shine-Dalgarno motif lengths must be 1-{len(SHINE_DALGARNO)} nt, got {list(motif_lengths)}")
+        if detectors < 0 or detector_width < 1 or detector_width % 2 == 0:
+            raise ValueError(f"start-site detectors must be >= 0 of an odd width, got {detectors} of {detector_width} nt")
         self.upstream, self.downstream = upstream, downstream
         self.motif_lengths = tuple(int(k) for k in motif_lengths)
-        self.filter = nn.Conv1d(4 + len(self.motif_lengths), 1, kernel_size=upstream + 3 + downstream, bias=False)
+        self.n_detectors, self.detector_width = int(detectors), int(detector_width)
+        channels = 4 + len(self.motif_lengths)
+        self.filter = nn.Conv1d(channels, 1, kernel_size=self.width, bias=False)
+        if self.n_detectors:
+            self.detectors = nn.Conv1d(channels, self.n_detectors, kernel_size=detector_width)
+            self.detector_filter = nn.Conv1d(self.n_detectors, 1, kernel_size=self.width, bias=False)
+            nn.init.zeros_(self.detector_filter.weight)  # starts as the linear filter alone
 
     @property
     def width(self) -> int:
+        """nt the filters weigh: the codon and its context."""
         return self.upstream + 3 + self.downstream
 
+    @property
+    def margin(self) -> int:
+        """nt read beyond the window on each side, by the detectors at its edges."""
+        return self.detector_width // 2 if self.n_detectors else 0
+
+    @property
+    def span(self) -> int:
+        """nt of DNA one logit reads: the window and a margin each side (`strand_examples`' contexts)."""
+        return self.width + 2 * self.margin
+
     def blank(self) -> "StartSiteScorer":
-        """A scorer of the same shape (context and tracks), its filter freshly initialised."""
-        return StartSiteScorer(self.upstream, self.downstream, self.motif_lengths)
+        """A scorer of the same shape (context, tracks, detectors), freshly initialised."""
+        return StartSiteScorer(self.upstream, self.downstream, self.motif_lengths, self.n_detectors,
+                               self.detector_width)
 
     def encode(self, seq: str) -> torch.Tensor:
         """(channels, n) what the filter reads of `seq`: one-hot DNA, then the Shine-Dalgarno tracks."""
         return torch.cat([one_hot(seq), shine_dalgarno_tracks(seq, self.motif_lengths)])
 
+    def linear_part(self, padded: torch.Tensor) -> torch.Tensor:
+        """(B, L) the linear filter's logits over (B, channels, L + span - 1) encoded DNA."""
+        m = self.margin
+        return self.filter(padded[..., m:padded.shape[-1] - m]).squeeze(1)
+
+    def detector_part(self, padded: torch.Tensor) -> torch.Tensor:
+        """(B, L) the detectors' logits over (B, channels, L + span - 1) encoded DNA (zeros without detectors)."""
+        if not self.n_detectors:
+            return padded.new_zeros(padded.shape[0], padded.shape[-1] - self.span + 1)
+        return self.detector_filter(torch.relu(self.detectors(padded))).squeeze(1)
+
+    def context_logits(self, contexts: torch.Tensor) -> torch.Tensor:
+        """(m,) logits of (m, channels, span) contexts (`StartExamples.contexts`), one start codon each."""
+        return (self.linear_part(contexts) + self.detector_part(contexts))[:, 0]
+
     def forward(self, encoded: torch.Tensor) -> torch.Tensor:
         """(B, channels, n) `encode`d DNA -> (B, n) logits; beyond the sequence's ends all channels are 0."""
-        padded = nn.functional.pad(encoded, (self.upstream, self.width - 1 - self.upstream))
-        return self.filter(padded).squeeze(1)
+        m = self.margin
+        padded = nn.functional.pad(encoded, (self.upstream + m, self.width - 1 - self.upstream + m))
+        return self.linear_part(padded) + self.detector_part(padded)
 
     @torch.no_grad()
     def score(self, seq: str, at: np.ndarray | None = None, chunk: int = 1 << 15) -> np.ndarray:
         """float32 logits of the forward strand of `seq` at every position (n,), or at the positions `at` only;
         score the reverse strand on its reverse complement.
 
-        ORF decoding reads ~1 position in 20 (its start codons), so for `at` the filter is not run over the
-        whole sequence: each position's channels (a base, or none, and its track bits) are one of
+        ORF decoding reads ~1 position in 20 (its start codons), so for `at` the linear filter is not run over
+        the whole sequence: each position's channels (a base, or none, and its track bits) are one of
         5 x 2**tracks codes, and a logit is the sum over the window of a (code, offset) table of filter weights,
-        `chunk` positions at a time (far less work than convolving every position)."""
+        `chunk` positions at a time (far less work than convolving every position); then `detected_at`."""
         w = self.filter.weight
         if at is None:
             return self(self.encode(seq).to(w.device, w.dtype).unsqueeze(0))[0].float().cpu().numpy()
-        weight = w[0].detach().float().cpu().numpy()  # (4 + tracks, width)
+        at = np.asarray(at, dtype=np.int64)
+        return self.linear_at(seq, at, chunk) + self.detected_at(seq, at, chunk * 8)
+
+    @torch.no_grad()
+    def detected_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
+        """float32 detector part of the logits at the positions `at` (zeros without detectors): the detectors,
+        whose windows overlap at every start codon, run over the whole sequence, `chunk` positions at a time;
+        the costly part of scoring, and what a refit on the input leaves unchanged."""
+        if not self.n_detectors or len(at) == 0:
+            return np.zeros(len(at), np.float32)
+        w = self.filter.weight
+        encoded, m = self.encode(seq).to(w.device, w.dtype), self.margin
+        padded = nn.functional.pad(encoded, (self.upstream + m, self.width - 1 - self.upstream + m))
+        detected = np.concatenate([self.detector_part(padded[None, :, i:i + chunk + self.span - 1])[0].float().cpu().numpy()
+                                   for i in range(0, len(seq), chunk)])
+        return detected[at]
+
+    def linear_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+        """float32 linear-filter part of the logits at the positions `at`, by (code, offset) table lookup (see
+        `score`)."""
+        weight = self.filter.weight[0].detach().float().cpu().numpy()  # (4 + tracks, width)
         n_tracks = len(self.motif_lengths)
         code = _ACGT_CHANNEL[base_codes(seq)]
         for i, hits in enumerate(shine_dalgarno_hits(seq, self.motif_lengths)):
@@ -116,14 +180,13 @@ class StartSiteScorer(nn.Module):
         table = np.vstack([weight[:4], np.zeros((1, self.width))])[rows % 5] + on @ weight[4:]
         code = np.pad(code, (self.upstream, self.width), constant_values=4)  # beyond the ends: no base, no track
         offsets = np.arange(self.width)
-        at = np.asarray(at, dtype=np.int64)
         out = [table[code[at[i:i + chunk, None] + offsets], offsets].sum(1) for i in range(0, len(at), chunk)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
 
 @dataclass
 class StartExamples:
-    """Candidate start codons grouped by ORF: `contexts` (m, channels, width) of the scorer's `encode`, `group` (m,) ORF index,
+    """Candidate start codons grouped by ORF: `contexts` (m, channels, span) of the scorer's `encode`, `group` (m,) ORF index,
     `true` (m,) whether the candidate is the annotated start; candidates of a group sorted 5' -> 3'."""
 
     contexts: torch.Tensor
@@ -147,8 +210,8 @@ def strand_examples(seq: str, genes: list[tuple[int, int]], blocks: dict[str, tu
     (0-based start, exclusive end) lying inside the block whose true start is one of their ORF's candidates.
     The strand's ORFs and encoding are computed once for all blocks."""
     orf_starts, orf_ends = open_reading_frames(seq, code, min_length)
-    width = scorer.width
-    padded = torch.nn.functional.pad(scorer.encode(seq), (scorer.upstream, width))
+    width = scorer.span
+    padded = torch.nn.functional.pad(scorer.encode(seq), (scorer.upstream + scorer.margin, width))
     out = {}
     for split, (lo, hi) in blocks.items():
         true_start = dict((e, a) for a, e in genes if lo <= a and e <= hi)
@@ -176,11 +239,15 @@ def ranking(logits: torch.Tensor, ex: StartExamples) -> tuple[torch.Tensor, torc
 
 
 def fit(scorer: StartSiteScorer, train: StartExamples, l2: float = 1e-3, steps: int = 100,
-        prior: torch.Tensor | None = None) -> float:
-    """Fit the scorer's filter in place, from `prior` (a filter's weight; default zeros) with an L2 pull of
-    strength `l2` towards it; returns the final training loss."""
-    weight = scorer.filter.weight  # (1, 4, width)
+        prior: torch.Tensor | None = None, offset: torch.Tensor | None = None) -> float:
+    """Fit the scorer's linear filter in place, from `prior` (a filter's weight; default zeros) with an L2 pull
+    of strength `l2` towards it, on top of fixed per-candidate `offset` logits (default none; the refit passes
+    the detectors' part); returns the final training loss. Convex: full-batch L-BFGS."""
+    weight = scorer.filter.weight  # (1, channels, width)
     anchor = torch.zeros_like(weight) if prior is None else prior.detach().clone().to(weight)
+    m = scorer.margin
+    window = train.contexts[..., m:train.contexts.shape[-1] - m]
+    fixed = torch.zeros(len(train.group)) if offset is None else offset.detach()
     with torch.no_grad():
         weight.copy_(anchor)
     optimizer = torch.optim.LBFGS([weight], max_iter=steps, line_search_fn="strong_wolfe")
@@ -188,7 +255,7 @@ def fit(scorer: StartSiteScorer, train: StartExamples, l2: float = 1e-3, steps: 
     def closure():
         if torch.is_grad_enabled():
             optimizer.zero_grad()
-        loss = ranking(torch.einsum("mck,ck->m", train.contexts, weight[0]), train)[0] \
+        loss = ranking(torch.einsum("mck,ck->m", window, weight[0]) + fixed, train)[0] \
             + l2 * (weight - anchor).pow(2).sum()
         if loss.requires_grad:
             loss.backward()
@@ -197,3 +264,41 @@ def fit(scorer: StartSiteScorer, train: StartExamples, l2: float = 1e-3, steps: 
     optimizer.step(closure)
     with torch.no_grad():
         return float(closure())
+
+
+def fit_detectors(scorer: StartSiteScorer, train: StartExamples, epochs: int = 20, weight_decay: float = 0.03,
+                  lr: float = 3e-3, batch_orfs: int = 2048, seed: int = 0) -> float:
+    """Fit the whole scorer (linear filter, detectors and their filter) in place, from where it is (after `fit`
+    of the linear filter), by AdamW on minibatches of `batch_orfs` whole ORFs, shuffled with `seed`; returns the
+    last epoch's mean loss. Its settings were tried leaving each training genome out (ad hoc, scratch): 16 or
+    32 detectors, 9 nt, 20 epochs, weight decay 1e-4 to 0.03; docs/start_site_motifs.md reports the defaults."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        scorer.detectors.reset_parameters()
+    optimizer = torch.optim.AdamW(scorer.parameters(), lr=lr, weight_decay=weight_decay)
+    bounds = torch.cat([torch.tensor([0]), torch.nonzero(torch.diff(train.group)).flatten() + 1,
+                        torch.tensor([len(train.group)])])
+    size = torch.diff(bounds)
+    loss = torch.tensor(0.0)
+    for _ in range(epochs):
+        order, losses = torch.randperm(len(size), generator=generator), []
+        for i in range(0, len(order), batch_orfs):
+            chosen = order[i:i + batch_orfs]
+            n = size[chosen]
+            rows = torch.repeat_interleave(bounds[chosen] - torch.cumsum(n, 0) + n, n) + torch.arange(int(n.sum()))
+            batch = StartExamples(train.contexts[rows], torch.repeat_interleave(torch.arange(len(chosen)), n),
+                                  train.true[rows])
+            loss = ranking(scorer.context_logits(batch.contexts), batch)[0]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+    return float(np.mean(losses)) if losses else 0.0
+
+
+def train_scorer(scorer: StartSiteScorer, train: StartExamples, l2: float = 1e-3) -> float:
+    """`fit` the linear filter, then, for a scorer with detectors, `fit_detectors`: how `genefinder fit-starts`
+    fits a model's scorer; returns the final training loss."""
+    loss = fit(scorer, train, l2)
+    return fit_detectors(scorer, train) if scorer.n_detectors else loss

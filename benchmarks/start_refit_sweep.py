@@ -25,7 +25,7 @@ from genefinder.datasets_scripts.build_dataset import GenomeSource
 from genefinder.genetic_code import GeneticCode
 from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
 from genefinder.start_site_training import genome_examples
-from genefinder.start_sites import StartExamples, StartSiteScorer, fit
+from genefinder.start_sites import StartExamples, StartSiteScorer, train_scorer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +42,7 @@ def scorer_without(genome: str, genomes: list[str], like: StartSiteScorer) -> St
     parts = [ex for g in genomes if g != genome
              for ex in genome_examples(GenomeSource(str(DATA / g / "genome.fna.gz"), str(DATA / g / "annotation.gff3.gz"),
                                                     g), code, AnnotationSettings.min_cds_length, scorer)["train"]]
-    fit(scorer, StartExamples.concat(parts))
+    train_scorer(scorer, StartExamples.concat(parts))
     return scorer
 
 
@@ -55,6 +55,7 @@ def sweep(args, argv: list[str] | None) -> int:
     model, tok, inputs = load_model(args.model, "cpu")
     up, down = model.config.start_site_context
     motifs = model.config.start_site_motifs
+    detectors = getattr(model.config, "start_site_detectors", None)
     base = AnnotationSettings(*AnnotationSettings.window_for(model.config), decoding="orf")
     genomes = [spec.split(":")[0] for spec in args.regions]
     trials = [("model's scorer (saw this genome)", None, replace(base, refit_starts=False)),
@@ -82,7 +83,7 @@ def sweep(args, argv: list[str] | None) -> int:
             *header, *rows, ""]
     return report("start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
                   argv, f"default settings otherwise; scorers of {up} nt up / {down} nt down, Shine-Dalgarno tracks "
-                  f"{motifs or 'none'}.", n_ref, body)
+                  f"{motifs or 'none'}, motif detectors [number, width] {detectors or 'none'}.", n_ref, body)
 
 
 if __name__ == "__main__":

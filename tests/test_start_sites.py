@@ -10,10 +10,14 @@ import torch
 from genefinder.configuration_genefinder import GeneFinderConfig
 from genefinder.datasets_scripts.build_dataset import GenomeSource
 from genefinder.genetic_code import GeneticCode
+from genefinder.fasta import FastaFile
 from genefinder.gff3 import read_gff3
+from genefinder.orfs import open_reading_frames
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.start_site_training import accuracy, genome_examples
-from genefinder.start_sites import StartExamples, StartSiteScorer, fit, shine_dalgarno_tracks
+from genefinder.self_training import refit_start_scorer
+from genefinder.start_sites import (StartExamples, StartSiteScorer, fit, fit_detectors, shine_dalgarno_tracks,
+                                   strand_examples)
 from genefinder.tokenization_gff import GFFTokenizer
 from real_data import write_slice
 
@@ -30,15 +34,29 @@ def test_the_score_at_p_reads_the_dna_around_a_codon_at_p():
     assert scorer.score("NNATGT").tolist()[2] == 101.0  # unknown bases add nothing
 
 
-def test_scores_at_chosen_positions_equal_the_convolution_there():
-    """ORF decoding scores only start codons, by table lookup instead of the convolution: the same numbers."""
+@pytest.mark.parametrize("detectors", [0, 3])
+def test_scores_at_chosen_positions_equal_the_convolution_there(detectors):
+    """ORF decoding scores only start codons, by table lookup instead of the convolution (and the detectors
+    in chunks): the same numbers; and the contexts the scorer is fitted on give the same numbers too."""
     torch.manual_seed(0)
-    scorer = StartSiteScorer(upstream=12, downstream=5, motif_lengths=(4, 6))
-    torch.nn.init.normal_(scorer.filter.weight)
-    seq = "NNaggaggTTATGCCGnrTAAGGAGGTGAATGTTGuGGCCGGAGGN"
-    at = np.array([0, 1, 10, 30, len(seq) - 3, len(seq) - 1])
-    assert np.allclose(scorer.score(seq, at), scorer.score(seq)[at], atol=1e-5)
+    scorer = StartSiteScorer(upstream=12, downstream=5, motif_lengths=(4, 6), detectors=detectors, detector_width=5)
+    for weight in scorer.parameters():
+        torch.nn.init.normal_(weight)
+    seq = "NNaggaggTTATGCCGnrTAAGGAGGTGAATGTTGuGGCCGGAGGN" * 2
+    at = np.array([0, 1, 10, 30, 50, len(seq) - 3, len(seq) - 1])
+    full = scorer.score(seq)
+    assert np.allclose(scorer.score(seq, at), full[at], atol=1e-5)
+    assert np.allclose(scorer.score(seq, at, chunk=3), full[at], atol=1e-5)
     assert scorer.score(seq, at[:0]).shape == (0,)
+    a, e = open_reading_frames(seq, GeneticCode(11), 6)
+    ends = np.unique(e)
+    genes = [(int(a[e == end][0]), int(end)) for end in ends]  # each ORF's first start codon as the true one
+    examples = strand_examples(seq, genes, {"all": (0, len(seq))}, GeneticCode(11), 6, scorer)["all"]
+    starts = a[np.isin(e, ends)]  # every candidate of those ORFs, in the examples' order
+    assert len(starts) >= 3 and examples.contexts.shape == (len(starts), 6, scorer.span)
+    assert scorer.span == 20 + 2 * (2 if detectors else 0)
+    with torch.no_grad():
+        assert np.allclose(scorer.context_logits(examples.contexts).numpy(), full[starts], atol=1e-5)
 
 
 def test_shine_dalgarno_tracks_mark_the_pieces_of_the_binding_site_by_length():
@@ -82,6 +100,29 @@ def test_fitted_on_train_blocks_it_places_held_out_starts_better_than_the_longes
     # alone it is a modest start model (ORF decoding adds the coding-frame head's evidence): on 109 held-out
     # ORFs it places 73% of starts against the longest-ORF rule's 70%
     assert acc > longest + 0.02, (acc, longest)
+
+
+def test_motif_detectors_fit_deterministically_and_the_refit_moves_only_the_linear_filter(ecoli_slice):
+    fa, gff = ecoli_slice
+    shape = StartSiteScorer(30, 12, (4, 5, 6), detectors=4)
+    examples = genome_examples(GenomeSource(str(fa), str(gff), "ecoli"), GeneticCode(11), 60, shape)
+    train = StartExamples.concat(examples["train"])
+    fitted = []
+    for _ in range(2):
+        scorer = shape.blank()
+        linear_loss = fit(scorer, train)
+        loss = fit_detectors(scorer, train, epochs=5)
+        fitted.append(scorer)
+    assert all(torch.equal(a, b) for a, b in zip(fitted[0].state_dict().values(), fitted[1].state_dict().values()))
+    with torch.no_grad():
+        detected = fitted[0].detector_part(train.contexts)
+    assert detected.abs().max() > 0 and loss < linear_loss * 1.05, (loss, linear_loss)
+    seq = FastaFile(fa).fetch("NC_000913.3", 0, 600_000)
+    genes = [g for g in read_gff3(gff)[0] if any(t.cds for t in g.transcripts)]
+    refit = refit_start_scorer(fitted[0], [(seq, genes)], GeneticCode(11), 60, l2=1e-3)
+    assert refit is not fitted[0] and not torch.equal(refit.filter.weight, fitted[0].filter.weight)
+    for name in ("detectors.weight", "detectors.bias", "detector_filter.weight"):
+        assert torch.equal(refit.state_dict()[name], fitted[0].state_dict()[name])
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +219,22 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.splitlines()[-1].startswith("genefinder: error: ORF decoding needs") and "fit-starts" in res.stderr
     assert not (tmp_path / "b.gff3").exists()
+
+
+def test_fit_starts_with_motif_detectors_and_annotate_reads_them(tmp_path, model_with_parts, ecoli_slice):
+    fa, gff = ecoli_slice
+    even = genefinder("fit-starts", model_with_parts / "plain", "--fasta", fa, "--gff", gff, "--out", tmp_path / "x",
+                      "--detectors", "2", "--detector-width", "4")
+    assert even.returncode == 2 and even.stderr.strip() == \
+        "genefinder: error: --detectors must be >= 0 and --detector-width odd, got 2 and 4"
+    res = genefinder("fit-starts", model_with_parts / "plain", "--fasta", fa, "--gff", gff, "--out", tmp_path / "d",
+                     "--context", "30", "12", "--detectors", "2", "--detector-width", "5")
+    assert res.returncode == 0, res.stderr[-2000:]
+    model = GeneFinderForConditionalGeneration.from_pretrained(tmp_path / "d")
+    assert model.config.start_site_detectors == [2, 5] and model.start_scorer.detectors.weight.shape == (2, 7, 5)
+    assert model.start_scorer.detector_filter.weight.abs().sum() > 0  # fitted, not the zeros it starts from
+    small, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 9000)
+    res = genefinder("annotate", small, "-o", tmp_path / "a.gff3", "--model", tmp_path / "d", "--device", "cpu",
+                     cwd=tmp_path)
+    assert res.returncode == 0 and "self-training on" in res.stderr, res.stderr[-2000:]
+    assert all(len(g.transcripts[0].cds) == 1 for g in read_gff3(tmp_path / "a.gff3")[0])
