@@ -1,8 +1,9 @@
 """`genefinder fit-starts MODEL_DIR --fasta G.fa --gff G.gff3 ... --out DIR`: fit the start-site scorer.
 
 The scorer (`start_sites.py`) is a linear filter over the DNA around a start codon (one-hot, and Shine-Dalgarno
-tracks: `--motifs`), so it is fitted apart from
-the network, in seconds, on the genomes the model was trained on and on the same train blocks
+tracks: `--motifs`), optionally with motif detectors (`--detectors`: a convolutional layer, fitted after the
+filter by AdamW in a minute or two), so it is fitted apart from
+the network on the genomes the model was trained on and on the same train blocks
 (`build-dataset --split-by region`'s split, so the validation and test blocks stay unseen). Every complete
 reference gene whose ORF the decoder would see gives one example: its true start against the other start
 codons of its ORF (`orfs.open_reading_frames`: ORF decoding's own candidates). The loss is the softmax

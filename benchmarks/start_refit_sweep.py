@@ -8,6 +8,8 @@ genomes with the model's own scorer. Leave one genome out instead: for each trai
 as `genefinder fit-starts` does (same context, L2 and train blocks) on the other two, then annotate the left-out
 genome (statistics and refit on the whole genome, no reference read) and score its validation block, without
 the refit and with it at each L2 strength. The row "model's scorer" is the shipped scorer, which saw the genome.
+`--regions` with whole chromosomes scores ~10x more genes than the validation blocks (the left-out scorer saw
+none of them): the comparison of scorer shapes in docs/start_refit_whole_genomes*.md.
 All other settings are the defaults (docs/orf_decoding_sweep.md).
 """
 
@@ -79,7 +81,8 @@ def sweep(args, argv: list[str] | None) -> int:
     rows = [f"| {name} | " + " | ".join(f"{g:.3f} / {s:.3f} / {a:.3f}" for g, s, a in cells)
             + f" | {np.mean([c[0] for c in cells]):.3f} | {np.mean([c[2] for c in cells]):.3f} |"
             for name, cells in results.items()]
-    body = ["Start accuracy = gene F1 / stop F1 (the share of right stops whose start is right too).", "",
+    body = ["Start accuracy = gene F1 / stop F1 (the share of right stops whose start is right too). The left-out",
+            "rows score DNA their scorer never saw whatever the regions; the model's scorer saw the train blocks.", "",
             *header, *rows, ""]
     return report("start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
                   argv, f"default settings otherwise; scorers of {up} nt up / {down} nt down, Shine-Dalgarno tracks "

@@ -48,6 +48,13 @@ def run(name: str, args, sweep: Callable[[], int]) -> int:
         return 2
 
 
+def _seen(regions: list[str]) -> str:
+    """Whether the model can have trained on `regions`: not if all are training genomes' validation blocks."""
+    if all(r in VALIDATION_REGIONS for r in regions):
+        return "validation blocks, never trained on"
+    return "not all validation blocks: a model fitted on these genomes saw parts of them"
+
+
 def report(script: str, title: str, args, argv: list[str] | None, model_line: str, n_ref: list[int],
            body: list[str], data_line: str | None = None) -> int:
     """Print the report (and write it to --out-md): title, the command that wrote it, model, regions (or
@@ -56,7 +63,7 @@ def report(script: str, title: str, args, argv: list[str] | None, model_line: st
     text = "\n".join([
         f"# {title}", "", f"Written by `{command}`; do not edit by hand.", "",
         f"- Model: `{os.path.relpath(args.model, ROOT)}`; {model_line}",
-        data_line or f"- Regions: {', '.join(args.regions)} (validation blocks, never trained on; "
+        data_line or f"- Regions: {', '.join(args.regions)} ({_seen(args.regions)}; "
         f"{', '.join(f'{n:,}' for n in n_ref)} reference genes wholly inside).",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, {args.threads} torch threads; "
         f"{datetime.date.today().isoformat()}.", "", *body, ""])
