@@ -83,9 +83,10 @@ class AnnotationSettings:
     # as coding: see the README on how that was found
     self_training_min_length: int = 500
     # refit the start scorer on the input's own called genes, L2-pulled towards the model's (chosen leaving each
-    # training genome out of the scorer's fit: docs/start_refit.md)
+    # training genome out of the scorer's fit and scoring its whole chromosome: docs/start_refit_whole_genomes.md;
+    # the validation blocks alone could not tell 0.001 from 0.01: docs/start_refit.md)
     refit_starts: bool = True
-    start_refit_l2: float = 0.001
+    start_refit_l2: float = 0.01
 
     def __post_init__(self):
         if self.window < 1 or not 0 <= self.overlap < self.window:

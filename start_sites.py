@@ -170,7 +170,7 @@ class StartSiteScorer(nn.Module):
     def linear_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
         """float32 linear-filter part of the logits at the positions `at`, by (code, offset) table lookup (see
         `score`)."""
-        weight = self.filter.weight[0].detach().float().cpu().numpy()  # (4 + tracks, width)
+        weight, at = self.filter.weight[0].detach().float().cpu().numpy(), np.asarray(at, dtype=np.int64)
         n_tracks = len(self.motif_lengths)
         code = _ACGT_CHANNEL[base_codes(seq)]
         for i, hits in enumerate(shine_dalgarno_hits(seq, self.motif_lengths)):
