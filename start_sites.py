@@ -132,10 +132,15 @@ class StartSiteScorer(nn.Module):
         """(m,) logits of (m, channels, span) contexts (`StartExamples.contexts`), one start codon each."""
         return (self.linear_part(contexts) + self.detector_part(contexts))[:, 0]
 
+    def pad(self, encoded: torch.Tensor) -> torch.Tensor:
+        """`encode`d DNA (..., channels, n) -> (..., channels, n + span - 1): zeros beyond the sequence's ends, so
+        that `linear_part` and `detector_part` give one logit per position."""
+        m = self.margin
+        return nn.functional.pad(encoded, (self.upstream + m, self.width - 1 - self.upstream + m))
+
     def forward(self, encoded: torch.Tensor) -> torch.Tensor:
         """(B, channels, n) `encode`d DNA -> (B, n) logits; beyond the sequence's ends all channels are 0."""
-        m = self.margin
-        padded = nn.functional.pad(encoded, (self.upstream + m, self.width - 1 - self.upstream + m))
+        padded = self.pad(encoded)
         return self.linear_part(padded) + self.detector_part(padded)
 
     @torch.no_grad()
@@ -161,8 +166,7 @@ class StartSiteScorer(nn.Module):
         if not self.n_detectors or len(at) == 0:
             return np.zeros(len(at), np.float32)
         w = self.filter.weight
-        encoded, m = self.encode(seq).to(w.device, w.dtype), self.margin
-        padded = nn.functional.pad(encoded, (self.upstream + m, self.width - 1 - self.upstream + m))
+        padded = self.pad(self.encode(seq).to(w.device, w.dtype))
         detected = np.concatenate([self.detector_part(padded[None, :, i:i + chunk + self.span - 1])[0].float().cpu().numpy()
                                    for i in range(0, len(seq), chunk)])
         return detected[at]
@@ -280,7 +284,6 @@ def fit_detectors(scorer: StartSiteScorer, train: StartExamples, epochs: int = 2
     bounds = torch.cat([torch.tensor([0]), torch.nonzero(torch.diff(train.group)).flatten() + 1,
                         torch.tensor([len(train.group)])])
     size = torch.diff(bounds)
-    loss = torch.tensor(0.0)
     for _ in range(epochs):
         order, losses = torch.randperm(len(size), generator=generator), []
         for i in range(0, len(order), batch_orfs):
