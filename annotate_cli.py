@@ -80,7 +80,8 @@ def run_annotation(args) -> None:
                                       hexamer_weight=args.hexamer_weight,
                                       self_training_rounds=args.self_training_rounds,
                                       self_training_min_length=args.self_training_min_length,
-                                      refit_starts=not args.no_refit_starts)
+                                      refit_starts=not args.no_refit_starts,
+                                      start_refit_rounds=args.start_refit_rounds)
         annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
@@ -212,6 +213,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-refit-starts", action="store_true",
                         help="ORF decoding: read starts with the model's start scorer as it is, not refitted on the "
                              "input's own genes")
+    parser.add_argument("--start-refit-rounds", type=int, default=AnnotationSettings.start_refit_rounds,
+                        help="ORF decoding: refits of the start scorer in a row, each on the genes the last one "
+                             f"calls (default {AnnotationSettings.start_refit_rounds})")
     parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
     parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
     parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")
@@ -229,7 +233,8 @@ def run(args) -> None:
                            min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
                            length_prior=args.length_prior, start_weight=args.start_weight,
                            hexamer_weight=args.hexamer_weight, self_training_rounds=args.self_training_rounds,
-                           self_training_min_length=args.self_training_min_length)  # before the model loads
+                           self_training_min_length=args.self_training_min_length,
+                           start_refit_rounds=args.start_refit_rounds)  # before the model loads
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

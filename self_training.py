@@ -14,7 +14,9 @@ ORF decoding here, in a cheap first pass:
 3. optionally repeat with that score in the decoder (`self_training_rounds`);
 4. decode once more with the statistics and refit the start-site scorer on the starts of the genes called
    (`refit_start_scorer`), pulled towards the model's scorer by an L2 penalty: ribosome binding sites differ
-   between genomes, and the model's scorer has seen only its training genomes';
+   between genomes, and the model's scorer has seen only its training genomes'; `start_refit_rounds` > 1
+   decodes again with the refitted scorer and refits on those genes (from the model's scorer again), as
+   Prodigal iterates its start training;
 5. the real pass adds `hexamer_weight` x the sum of the scores of an ORF's in-frame hexamers
    (`CodingStatistics.orf_scores`) to what `orf_decoding.decode_orfs` weighs, and reads starts with the refitted
    scorer.

@@ -238,3 +238,29 @@ def test_fit_starts_with_motif_detectors_and_annotate_reads_them(tmp_path, model
                      cwd=tmp_path)
     assert res.returncode == 0 and "self-training on" in res.stderr, res.stderr[-2000:]
     assert all(len(g.transcripts[0].cds) == 1 for g in read_gff3(tmp_path / "a.gff3")[0])
+
+
+def test_each_start_refit_round_decodes_with_the_last_refit_and_pulls_towards_the_model_scorer(
+        monkeypatch, model_with_parts, ecoli_slice):
+    from genefinder import annotation
+    from genefinder.processing_genefinder import GeneFinderInputs
+
+    model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
+    seq = FastaFile(ecoli_slice[0]).fetch("NC_000913.3", 0, 60_000)
+    rounds = []
+
+    def recording_refit(prior, records, *args):
+        records = list(records)  # decoded now, with the annotator's scorer of this moment
+        rounds.append((prior, annotator.start_scorer, records))
+        return refit_start_scorer(prior, records, *args)
+
+    monkeypatch.setattr(annotation, "refit_start_scorer", recording_refit)
+    settings = annotation.AnnotationSettings(decoding="orf", start_refit_rounds=3)
+    annotator = annotation.GeneFinderAnnotator(model, GFFTokenizer(), GeneFinderInputs("aido"), settings)
+    annotator.self_train(lambda: [seq])
+    assert len(rounds) == 3 and all(prior is model.start_scorer for prior, _, _ in rounds)
+    assert rounds[0][1] is model.start_scorer and rounds[1][1] is not model.start_scorer
+    assert rounds[2][1] is not rounds[1][1] and annotator.start_scorer is not rounds[2][1]
+    assert all(genes for _, _, records in rounds for _, genes in records)
+    with pytest.raises(ValueError, match="`start_refit_rounds` must be >= 1, got 0"):
+        annotation.AnnotationSettings(start_refit_rounds=0)
