@@ -84,8 +84,10 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
     for strand in "+-":
         s, logp = strand_view(seq, coding_logp, strand)
         a, e = open_reading_frames(s, code, settings.min_cds_length)
-        sc = settings.head_weight * coding_scores(logp, a, e) + settings.length_prior * (e - a) \
-            + settings.start_weight * start_log_probs(start_logits[strand][a], e) - settings.gene_bias
+        sc = settings.length_prior * (e - a) + settings.start_weight * start_log_probs(start_logits[strand][a], e) \
+            - settings.gene_bias
+        if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
+            sc = sc + settings.head_weight * coding_scores(logp, a, e)
         if hexamers is not None and settings.hexamer_weight:
             sc = sc + settings.hexamer_weight * hexamers.orf_scores(s, a, e)
         keep = sc > 0

@@ -39,7 +39,7 @@ from .features import Gene
 from .genetic_code import GeneticCode
 from .orfs import kmer_ids
 from .start_sites import StartExamples, StartSiteScorer, fit, strand_examples
-from .windows import reverse_complement, reverse_complement_genes
+from .windows import reverse_complement
 
 N_HEXAMERS = 4 ** 6
 PSEUDO_HEXAMERS = 20_000  # coding hexamers worth of the genome background mixed into the coding counts
@@ -53,11 +53,12 @@ def hexamer_ids(seq: str) -> np.ndarray:
 
 def strand_spans(seq: str, genes: list[Gene]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(strand read 5'->3', 0-based starts, exclusive ends) of the genes on each strand of `seq`: the sequence
-    with its + genes, then its reverse complement with the - genes mirrored onto it."""
-    for s, mine in ((seq, genes), (reverse_complement(seq), reverse_complement_genes(genes, len(seq)))):
-        plus = [g for g in mine if g.strand == "+"]
-        yield (s, np.array([g.start - 1 for g in plus], dtype=np.int64),
-               np.array([g.end for g in plus], dtype=np.int64))
+    with its + genes, then its reverse complement with the - genes' coordinates mirrored onto it."""
+    n = len(seq)
+    plus, minus = [g for g in genes if g.strand == "+"], [g for g in genes if g.strand == "-"]
+    yield seq, np.array([g.start - 1 for g in plus], np.int64), np.array([g.end for g in plus], np.int64)
+    yield (reverse_complement(seq), np.array([n - g.end for g in minus], np.int64),
+           np.array([n - g.start + 1 for g in minus], np.int64))
 
 
 def in_frame_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
