@@ -8,7 +8,9 @@ ORF decoding (`orf_decoding.py`): the encoder and coding-frame head run over ove
 each nucleotide keeping the reading of the window where it sits most centrally; the start scorer reads the
 record's two strands; the best set of ORFs under both is solved for exactly. Its unit of work is a record.
 Before the first record, `self_train` fits the input's own hexamer statistics from cheap network-free passes
-over all of it (self_training.py), so every process and a resumed run decode with the same statistics.
+over all of it (self_training.py), so every process and a resumed run decode with the same statistics. What
+every pass reads alike off a record (its ORFs, hexamers, the start scorer's inputs) is read once and kept
+(strands.py), so a further pass costs only its arithmetic.
 
 Generation, whose unit of work is a window:
 
@@ -41,13 +43,16 @@ from .coding_frames import frame_agreement
 from .features import Gene
 from .genetic_code import GeneticCode
 from .orf_decoding import decode_orfs
-from .orfs import start_codon_positions
 from .processing_genefinder import GeneFinderInputs
 from .self_training import CodingStatistics, refit_start_scorer
+from .strands import Strand, record_strands
 from .tokenization_gff import GFFTokenizer
-from .windows import reverse_complement, shift_genes, window_starts
+from .windows import shift_genes, window_starts
 
 DECODINGS = ("auto", "orf", "generate")
+# nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~12 bytes per nt both strands) an annotator
+# keeps between ORF-decoding passes: any bacterial genome, and far under the machine's memory
+MAX_CACHED_NT = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,8 @@ class GeneFinderAnnotator:
         self.decoding = self._resolve_decoding()
         self.hexamers: CodingStatistics | None = None  # the input's own coding statistics, once `self_train` ran
         self.start_scorer = getattr(model, "start_scorer", None)  # the model's, or the input's own refit of it
-        self._detected: dict[bytes, np.ndarray] = {}  # `_detected_at`'s, by strand sequence digest
+        self._strands: dict[bytes, tuple[Strand, Strand]] = {}  # `strands`', by record sequence digest
+        self._cached_nt = 0
 
     @property
     def self_trains(self) -> bool:
@@ -168,17 +174,17 @@ class GeneFinderAnnotator:
         first_pass = replace(self.settings, head_weight=0.0)
 
         def called():
-            return ((seq, decode_orfs(seq, np.zeros((len(seq), 7), np.float32), self.start_logits(seq), first_pass,
-                                      hexamers=self.hexamers)) for seq in sequences())
+            for seq in sequences():
+                strands = self.strands(seq)
+                yield strands, decode_orfs(seq, np.zeros((len(seq), 7), np.float32), self.start_logits(strands),
+                                           first_pass, hexamers=self.hexamers, strands=strands)
 
         for _ in range(self.settings.self_training_rounds if self.settings.hexamer_weight else 0):
-            self.hexamers = CodingStatistics.fit((seq, [g for g in genes if g.end - g.start + 1 >=
-                                                        self.settings.self_training_min_length])
-                                                 for seq, genes in called())
+            self.hexamers = CodingStatistics.fit((strands, [g for g in genes if g.end - g.start + 1 >=
+                                                            self.settings.self_training_min_length])
+                                                 for strands, genes in called())
         for _ in range(self.settings.start_refit_rounds if self.settings.refit_starts else 0):
-            self.start_scorer = refit_start_scorer(self.model.start_scorer, called(),
-                                                   GeneticCode(self.settings.genetic_code),
-                                                   self.settings.min_cds_length, self.settings.start_refit_l2)
+            self.start_scorer = refit_start_scorer(self.model.start_scorer, called(), self.settings.start_refit_l2)
 
     def _resolve_decoding(self) -> str:
         has_parts = getattr(self.model, "coding_head", None) is not None and \
@@ -197,10 +203,11 @@ class GeneFinderAnnotator:
         return [(0, length)] if self.decoding == "orf" else plan_windows(length, self.settings)
 
     @torch.no_grad()
-    def coding_evidence(self, seq: str, progress: Callable[[int], None] | None = None
-                        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def coding_evidence(self, seq: str, progress: Callable[[int], None] | None = None,
+                        strands: tuple[Strand, Strand] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """What ORF decoding reads of a record: the coding-frame head's (n, 7) log-probabilities, each nucleotide
-        from the window where it sits most centrally, and the start scorer's logits per strand (5'->3')."""
+        from the window where it sits most centrally, and the start scorer's logits per strand (5'->3'), on the
+        record's `strands` (default: `self.strands(seq)`)."""
         n, half = len(seq), self.settings.overlap // 2
         device = next(self.model.parameters()).device
         logp = np.zeros((n, 7), dtype=np.float32)
@@ -221,28 +228,32 @@ class GeneFinderAnnotator:
             if progress:
                 progress(chunk[-1][0] + chunk[-1][1] - read)
             read = chunk[-1][0] + chunk[-1][1]
-        return logp, self.start_logits(seq)
+        return logp, self.start_logits(self.strands(seq) if strands is None else strands)
 
-    def start_logits(self, seq: str) -> dict[str, np.ndarray]:
-        """The start scorer's logit at each start codon of each strand (`orfs.start_codon_positions`; 0 at
-        other positions, which no ORF starts at), (n,) in that strand's 5'->3' order."""
-        code, out = GeneticCode(self.settings.genetic_code), {}
-        for strand, s in (("+", seq), ("-", reverse_complement(seq))):
-            at = start_codon_positions(s, code)
-            out[strand] = np.zeros(len(s), np.float32)
-            out[strand][at] = self.start_scorer.linear_at(s, at) + self._detected_at(s, at)
+    def strands(self, seq: str) -> tuple[Strand, Strand]:
+        """The record's two strands (`strands.record_strands`), kept from the first pass over it to the last, as
+        long as the records kept total at most MAX_CACHED_NT (beyond, each pass reads its strands anew)."""
+        key = hashlib.blake2b(seq.encode("ascii", "replace"), digest_size=16).digest()
+        if key in self._strands:
+            return self._strands[key]
+        strands = record_strands(seq, GeneticCode(self.settings.genetic_code), self.settings.min_cds_length)
+        if self._cached_nt + len(seq) <= MAX_CACHED_NT:
+            self._strands[key] = strands
+            self._cached_nt += len(seq)
+        return strands
+
+    def start_logits(self, strands: tuple[Strand, Strand]) -> dict[str, np.ndarray]:
+        """The start scorer's logit at each start codon of each of a record's `strands` (`Strand.start_codons`;
+        0 at other positions, which no ORF starts at), (n,) in that strand's 5'->3' order."""
+        out = {}
+        for sign, strand in zip("+-", strands):
+            at = strand.start_codons
+            if strand.detected is None:  # the model's detectors: what every pass reads alike, and the costly part
+                strand.detected = self.start_scorer.detected_at(strand.seq, at)
+            out[sign] = np.zeros(len(strand), np.float32)
+            out[sign][at] = self.start_scorer.linear_at(strand.seq, at, codes=strand.scorer_codes(self.start_scorer)) \
+                + strand.detected
         return out
-
-    def _detected_at(self, strand_seq: str, at: np.ndarray) -> np.ndarray:
-        """The start scorer's detector part at a strand's start codons, computed once per strand sequence: every
-        pass over a record (self-training's and the real one) reads the same, as the refit keeps the model's
-        detectors, and it is the costly part. Kept until the annotator goes: ~0.4 bytes per nt of input."""
-        if not self.start_scorer.n_detectors:
-            return np.zeros(len(at), np.float32)
-        key = hashlib.blake2b(strand_seq.encode("ascii", "replace"), digest_size=16).digest()
-        if key not in self._detected:
-            self._detected[key] = self.start_scorer.detected_at(strand_seq, at)
-        return self._detected[key]
 
     @torch.no_grad()
     def predict(self, dnas: list[str]) -> list[list[Gene]]:
@@ -274,7 +285,9 @@ class GeneFinderAnnotator:
             if not wanted:
                 return []
             seq = fetch(0, length)
-            genes = decode_orfs(seq, *self.coding_evidence(seq, progress), self.settings, hexamers=self.hexamers)
+            strands = self.strands(seq)
+            genes = decode_orfs(seq, *self.coding_evidence(seq, progress, strands), self.settings,
+                                hexamers=self.hexamers, strands=strands)
             return [WindowPrediction(seqid, 0, length, tuple(genes))]
         out = []
         for b in range(0, len(wanted), self.settings.batch_size):

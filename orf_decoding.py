@@ -32,20 +32,19 @@ import numpy as np
 
 from .features import CDSPart, Gene, Transcript
 from .genetic_code import GeneticCode
-from .orfs import open_reading_frames
 from .self_training import CodingStatistics
-from .windows import reverse_complement
+from .strands import Strand, record_strands
 
 # columns of the coding-frame head (coding_frames.FRAME_CLASSES) that read a strand 5'->3':
 # non-coding, then codon positions 1-3 on that strand
 _STRAND_CLASSES = {"+": [0, 1, 2, 3], "-": [0, 4, 5, 6]}
 
 
-def strand_view(seq: str, coding_logp: np.ndarray, strand: str) -> tuple[str, np.ndarray]:
-    """The sequence and (n, 4) head log-probabilities [non-coding, codon position 1-3] as strand `strand` reads
-    them 5'->3' (the reverse complement and reversed rows for '-')."""
+def strand_view(coding_logp: np.ndarray, strand: str) -> np.ndarray:
+    """The (n, 4) head log-probabilities [non-coding, codon position 1-3] as strand `strand` reads them 5'->3'
+    (reversed rows for '-')."""
     cols = coding_logp[:, _STRAND_CLASSES[strand]]
-    return (seq, cols) if strand == "+" else (reverse_complement(seq), cols[::-1])
+    return cols if strand == "+" else cols[::-1]
 
 
 def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -72,33 +71,41 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.ndarray],
-                settings, seqid: str = "", hexamers: CodingStatistics | None = None) -> list[Gene]:
+                settings, seqid: str = "", hexamers: CodingStatistics | None = None,
+                strands: tuple[Strand, Strand] | None = None) -> list[Gene]:
     """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
     logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
     of its reverse complement), under `settings` (an `AnnotationSettings`); `hexamers`, the input genome's own
-    coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF."""
+    coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF.
+    `strands`, the record's `strands.record_strands` under the settings' code and minimum length, reuses what
+    an earlier pass over it read (its ORFs, its hexamers)."""
     n, code = len(seq), GeneticCode(settings.genetic_code)
     if coding_logp.shape != (n, 7):
         raise ValueError(f"coding log-probabilities of shape {coding_logp.shape} for a sequence of {n} nt")
-    lo, hi, score, strands = [], [], [], []
-    for strand in "+-":
-        s, logp = strand_view(seq, coding_logp, strand)
-        a, e = open_reading_frames(s, code, settings.min_cds_length)
+    if strands is None:
+        strands = record_strands(seq, code, settings.min_cds_length)
+    elif len(strands[0]) != n or strands[0].min_length != settings.min_cds_length \
+            or strands[0].code.table != code.table:
+        raise ValueError("`strands` were read for another sequence, genetic code or minimum CDS length")
+    lo, hi, score, strand_of = [], [], [], []
+    for strand, s in zip("+-", strands):
+        logp = strand_view(coding_logp, strand)
+        a, e = s.orfs
         sc = settings.length_prior * (e - a) + settings.start_weight * start_log_probs(start_logits[strand][a], e) \
             - settings.gene_bias
         if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
             sc = sc + settings.head_weight * coding_scores(logp, a, e)
         if hexamers is not None and settings.hexamer_weight:
-            sc = sc + settings.hexamer_weight * hexamers.orf_scores(s, a, e)
+            sc = sc + settings.hexamer_weight * hexamers.orf_scores(s.hexamers, a, e)
         keep = sc > 0
         a, e, sc = a[keep], e[keep], sc[keep]
         lo.append(a + 1 if strand == "+" else n - e + 1)
         hi.append(e if strand == "+" else n - a)
         score.append(sc)
-        strands += [strand] * len(a)
+        strand_of += [strand] * len(a)
     lo, hi, score = np.concatenate(lo), np.concatenate(hi), np.concatenate(score)
     chosen = _best_compatible_set(lo, hi, score, settings.max_overlap)
-    genes = [Gene(strands[i], (Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),)),), seqid=seqid,
+    genes = [Gene(strand_of[i], (Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),)),), seqid=seqid,
                   score=round(float(score[i]), 1)) for i in chosen]
     return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
 

@@ -36,28 +36,19 @@ import numpy as np
 import torch
 
 from .features import Gene
-from .genetic_code import GeneticCode
-from .orfs import kmer_ids
 from .start_sites import StartExamples, StartSiteScorer, fit, strand_examples
-from .windows import reverse_complement
+from .strands import N_HEXAMERS, Strand
 
-N_HEXAMERS = 4 ** 6
 PSEUDO_HEXAMERS = 20_000  # coding hexamers worth of the genome background mixed into the coding counts
 
 
-def hexamer_ids(seq: str) -> np.ndarray:
-    """(max(n - 5, 0),) index (0..4095, TCAG base-4 digits) of the hexamer starting at each position; -1 where
-    it holds a base other than ACGT (either case; U reads as T)."""
-    return kmer_ids(seq, 6)
-
-
-def strand_spans(seq: str, genes: list[Gene]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(strand read 5'->3', 0-based starts, exclusive ends) of the genes on each strand of `seq`: the sequence
-    with its + genes, then its reverse complement with the - genes' coordinates mirrored onto it."""
-    n = len(seq)
+def strand_spans(strands: tuple[Strand, Strand], genes: list[Gene]) -> Iterator[tuple[Strand, np.ndarray, np.ndarray]]:
+    """(strand, 0-based starts, exclusive ends) of the genes on each strand of a record (`strands.record_strands`):
+    the forward strand with its + genes, then the reverse strand with the - genes' coordinates mirrored onto it."""
+    n = len(strands[0])
     plus, minus = [g for g in genes if g.strand == "+"], [g for g in genes if g.strand == "-"]
-    yield seq, np.array([g.start - 1 for g in plus], np.int64), np.array([g.end for g in plus], np.int64)
-    yield (reverse_complement(seq), np.array([n - g.end for g in minus], np.int64),
+    yield strands[0], np.array([g.start - 1 for g in plus], np.int64), np.array([g.end for g in plus], np.int64)
+    yield (strands[1], np.array([n - g.end for g in minus], np.int64),
            np.array([n - g.start + 1 for g in minus], np.int64))
 
 
@@ -80,26 +71,24 @@ class CodingStatistics:
     n_genes: int  # the genes the coding counts came from
 
     @classmethod
-    def fit(cls, records: Iterable[tuple[str, list[Gene]]]) -> "CodingStatistics":
-        """From (sequence, genes called on it in 1-based coordinates) per record: coding counts from the genes'
-        in-frame hexamers, background counts from every hexamer of both strands."""
+    def fit(cls, records: Iterable[tuple[tuple[Strand, Strand], list[Gene]]]) -> "CodingStatistics":
+        """From (`strands.record_strands`, genes called on the record in 1-based coordinates) per record: coding
+        counts from the genes' in-frame hexamers, background counts from every hexamer of both strands."""
         coding, background = np.zeros(N_HEXAMERS), np.zeros(N_HEXAMERS)
         n_genes = 0
-        for seq, genes in records:
-            for s, lo, hi in strand_spans(seq, genes):
-                ids = hexamer_ids(s)
-                background += np.bincount(ids[ids >= 0], minlength=N_HEXAMERS)
-                at = ids[in_frame_positions(lo, hi)]
+        for strands, genes in records:
+            for strand, lo, hi in strand_spans(strands, genes):
+                background += strand.hexamer_counts
+                at = strand.hexamers[in_frame_positions(lo, hi)]
                 coding += np.bincount(at[at >= 0], minlength=N_HEXAMERS)
                 n_genes += len(lo)
         p_background = (background + 1) / (background.sum() + N_HEXAMERS)
         p_coding = (coding + PSEUDO_HEXAMERS * p_background) / (coding.sum() + PSEUDO_HEXAMERS)
         return cls(np.log(p_coding) - np.log(p_background), n_genes)
 
-    def orf_scores(self, strand_seq: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    def orf_scores(self, ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Sum of the scores of each candidate's in-frame hexamers, for ORFs [start, end) of a strand read 5'->3'
-        (every candidate is at least two codons long)."""
-        ids = hexamer_ids(strand_seq)
+        whose hexamers are `ids` (`Strand.hexamers`; every candidate is at least two codons long)."""
         per_position = np.where(ids >= 0, self.scores[np.maximum(ids, 0)], 0.0)
         per_position = np.r_[per_position, np.zeros(-len(per_position) % 3 + 3)]
         by_frame = np.cumsum(per_position.reshape(-1, 3), axis=0)  # [q, r]: sum over positions 3q' + r, q' <= q
@@ -108,16 +97,17 @@ class CodingStatistics:
         return by_frame[last + 1, frame] - by_frame[starts // 3, frame]
 
 
-def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[str, list[Gene]]], code: GeneticCode,
-                       min_length: int, l2: float) -> StartSiteScorer:
-    """A new scorer fitted (on CPU) to the starts of the genes called on the input, (sequence, genes in 1-based
-    coordinates) per record: `scorer`'s linear filter refitted, pulled towards it with strength `l2` (its
-    detectors, if any, kept); `scorer` itself when no called gene has a start to learn from."""
+def refit_start_scorer(scorer: StartSiteScorer, records: Iterable[tuple[tuple[Strand, Strand], list[Gene]]],
+                       l2: float) -> StartSiteScorer:
+    """A new scorer fitted (on CPU) to the starts of the genes called on the input, (`strands.record_strands`,
+    genes in 1-based coordinates) per record, among the candidates of the strands' ORFs: `scorer`'s linear
+    filter refitted, pulled towards it with strength `l2` (its detectors, if any, kept); `scorer` itself when no
+    called gene has a start to learn from."""
     parts = []
-    for seq, genes in records:
-        for s, lo, hi in strand_spans(seq, genes):
-            parts.append(strand_examples(s, list(zip(lo.tolist(), hi.tolist())), {"all": (0, len(s))}, code,
-                                         min_length, scorer)["all"])
+    for strands, genes in records:
+        for strand, lo, hi in strand_spans(strands, genes):
+            parts.append(strand_examples(strand, list(zip(lo.tolist(), hi.tolist())), {"all": (0, len(strand))},
+                                         scorer)["all"])
     examples = StartExamples.concat(parts)
     if examples.n_orfs == 0:
         return scorer

@@ -30,7 +30,7 @@ from .datasets_scripts.build_dataset import add_pair_arguments, load_genome, sou
 from .errors import GeneFinderInputError
 from .genetic_code import GeneticCode
 from .start_sites import StartExamples, StartSiteScorer, ranking, strand_examples, train_scorer
-from .windows import reverse_complement
+from .strands import record_strands
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,9 @@ def genome_examples(source, code: GeneticCode, min_length: int, scorer: StartSit
         forward = [(c.start - 1, c.end) for strand, c in complete if strand == "+"]
         reverse = [(n - c.end, n - c.start + 1) for strand, c in complete if strand == "-"]
         mirrored = {split: (n - hi, n - lo) for split, (lo, hi) in by_split.items()}
-        for per_split in (strand_examples(seq, forward, by_split, code, min_length, scorer),
-                          strand_examples(reverse_complement(seq), reverse, mirrored, code, min_length, scorer)):
+        plus, minus = record_strands(seq, code, min_length)
+        for per_split in (strand_examples(plus, forward, by_split, scorer),
+                          strand_examples(minus, reverse, mirrored, scorer)):
             for split, ex in per_split.items():
                 out.setdefault(split, []).append(ex)
     return out

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .genetic_code import GeneticCode
-from .orfs import base_codes, growing_kmer_ids, kmer_ids, open_reading_frames
+from .orfs import base_codes, growing_kmer_ids, kmer_ids
+from .strands import Strand
 
 
 # The 3' end of bacterial 16S rRNA, 3'-AUUCCUCCACU-5', is conserved across bacteria; the mRNA it pairs with,
@@ -43,15 +43,6 @@ from .orfs import base_codes, growing_kmer_ids, kmer_ids, open_reading_frames
 SHINE_DALGARNO = "TAAGGAGGTGA"
 
 _ACGT_CHANNEL = np.array([3, 1, 0, 2, 4])  # base_codes' TCAG index -> one-hot channel (A, C, G, T), 4 = none
-
-
-def one_hot(seq: str) -> torch.Tensor:
-    """(4, n) float one-hot of A/C/G/T (either case, U as T; channels in that order); N and IUPAC codes are all
-    zeros."""
-    b = torch.from_numpy(_ACGT_CHANNEL[base_codes(seq)])
-    out = torch.zeros(5, len(seq))
-    out[b, torch.arange(len(seq))] = 1.0
-    return out[:4]
 
 
 def shine_dalgarno_hits(seq: str, lengths: tuple[int, ...]) -> np.ndarray:
@@ -64,11 +55,6 @@ def shine_dalgarno_hits(seq: str, lengths: tuple[int, ...]) -> np.ndarray:
             piece[kmer_ids(SHINE_DALGARNO, k)] = True
             hits[k] = valid & piece[ids]
     return np.stack([hits[k] for k in lengths]) if lengths else np.zeros((0, len(seq)), dtype=bool)
-
-
-def shine_dalgarno_tracks(seq: str, lengths: tuple[int, ...]) -> torch.Tensor:
-    """`shine_dalgarno_hits` as the scorer's (len(lengths), n) float input channels."""
-    return torch.from_numpy(shine_dalgarno_hits(seq, lengths)).float()
 
 
 class StartSiteScorer(nn.Module):
@@ -113,9 +99,33 @@ class StartSiteScorer(nn.Module):
         return StartSiteScorer(self.upstream, self.downstream, self.motif_lengths, self.n_detectors,
                                self.detector_width)
 
+    def input_codes(self, seq: str) -> np.ndarray:
+        """(n,) what the scorer reads at each position of `seq` as one integer: the base's channel (A, C, G, T
+        in either case, U as T; 4 for N, IUPAC codes and beyond the ends) + 5 x the bits of the Shine-Dalgarno
+        tracks that hit there. Every input of the scorer is a lookup in these codes: `channel_table` for the
+        encoded DNA, a table of filter weights for `linear_at`."""
+        codes = _ACGT_CHANNEL[base_codes(seq)]
+        for i, hits in enumerate(shine_dalgarno_hits(seq, self.motif_lengths)):
+            codes = codes + (5 << i) * hits
+        return codes.astype(np.min_scalar_type(5 << len(self.motif_lengths)))
+
+    def channel_table(self) -> np.ndarray:
+        """(5 x 2**tracks, channels) float32: the channels (one-hot DNA, then the tracks) of each input code."""
+        rows = np.arange(5 << len(self.motif_lengths))
+        base = np.eye(5, 4, dtype=np.float32)[rows % 5]  # code 4: no base, all zeros
+        bits = (rows[:, None] // 5 >> np.arange(len(self.motif_lengths))) & 1
+        return np.hstack([base, bits.astype(np.float32)])
+
     def encode(self, seq: str) -> torch.Tensor:
-        """(channels, n) what the filter reads of `seq`: one-hot DNA, then the Shine-Dalgarno tracks."""
-        return torch.cat([one_hot(seq), shine_dalgarno_tracks(seq, self.motif_lengths)])
+        """(channels, n) what the filter reads of `seq`: one-hot DNA (A, C, G, T), then the Shine-Dalgarno tracks."""
+        return torch.from_numpy(np.ascontiguousarray(self.channel_table()[self.input_codes(seq)].T))
+
+    def contexts_at(self, codes: np.ndarray, at: np.ndarray) -> torch.Tensor:
+        """(m, channels, span) encoded DNA each logit at the positions `at` reads (`StartExamples.contexts`), from
+        a strand's `input_codes`; beyond its ends all channels are 0."""
+        padded = np.pad(codes, (self.upstream + self.margin, self.span), constant_values=4)
+        windows = padded[np.asarray(at, dtype=np.int64)[:, None] + np.arange(self.span)]  # (m, span)
+        return torch.from_numpy(np.ascontiguousarray(self.channel_table()[windows].transpose(0, 2, 1)))
 
     def linear_part(self, padded: torch.Tensor) -> torch.Tensor:
         """(B, L) the linear filter's logits over (B, channels, L + span - 1) encoded DNA."""
@@ -171,20 +181,16 @@ class StartSiteScorer(nn.Module):
                                    for i in range(0, len(seq), chunk)])
         return detected[at]
 
-    def linear_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+    def linear_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 15, codes: np.ndarray | None = None
+                  ) -> np.ndarray:
         """float32 linear-filter part of the logits at the positions `at`, by (code, offset) table lookup (see
-        `score`)."""
+        `score`); `codes`, the `input_codes` of `seq`, when already at hand."""
         weight, at = self.filter.weight[0].detach().float().cpu().numpy(), np.asarray(at, dtype=np.int64)
-        n_tracks = len(self.motif_lengths)
-        code = _ACGT_CHANNEL[base_codes(seq)]
-        for i, hits in enumerate(shine_dalgarno_hits(seq, self.motif_lengths)):
-            code += (5 << i) * hits
-        rows = np.arange(5 * 2 ** n_tracks)
-        on = (rows[:, None] // 5 >> np.arange(n_tracks)) & 1  # (codes, tracks): the code's track bits
-        table = np.vstack([weight[:4], np.zeros((1, self.width))])[rows % 5] + on @ weight[4:]
-        code = np.pad(code, (self.upstream, self.width), constant_values=4)  # beyond the ends: no base, no track
+        table = self.channel_table() @ weight  # (codes, width): each code's contribution at each offset
+        codes = self.input_codes(seq) if codes is None else codes
+        codes = np.pad(codes, (self.upstream, self.width), constant_values=4)  # beyond the ends: nothing
         offsets = np.arange(self.width)
-        out = [table[code[at[i:i + chunk, None] + offsets], offsets].sum(1) for i in range(0, len(at), chunk)]
+        out = [table[codes[at[i:i + chunk, None] + offsets], offsets].sum(1) for i in range(0, len(at), chunk)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 
 
@@ -208,14 +214,13 @@ class StartExamples:
                    torch.cat([p.true for p in parts]))
 
 
-def strand_examples(seq: str, genes: list[tuple[int, int]], blocks: dict[str, tuple[int, int]], code: GeneticCode,
-                    min_length: int, scorer: StartSiteScorer) -> dict[str, StartExamples]:
-    """Examples for `scorer`'s shape of one strand read 5'->3' (`seq`) per split block: from the complete genes
-    (0-based start, exclusive end) lying inside the block whose true start is one of their ORF's candidates.
-    The strand's ORFs and encoding are computed once for all blocks."""
-    orf_starts, orf_ends = open_reading_frames(seq, code, min_length)
-    width = scorer.span
-    padded = torch.nn.functional.pad(scorer.encode(seq), (scorer.upstream + scorer.margin, width))
+def strand_examples(strand: Strand, genes: list[tuple[int, int]], blocks: dict[str, tuple[int, int]],
+                    scorer: StartSiteScorer) -> dict[str, StartExamples]:
+    """Examples for `scorer`'s shape of one strand (`strands.Strand`, read 5'->3') per split block: from the
+    complete genes (0-based start, exclusive end) lying inside the block whose true start is one of their ORF's
+    candidates (the strand's ORFs, under its genetic code and minimum length)."""
+    orf_starts, orf_ends = strand.orfs
+    codes = strand.scorer_codes(scorer)
     out = {}
     for split, (lo, hi) in blocks.items():
         true_start = dict((e, a) for a, e in genes if lo <= a and e <= hi)
@@ -224,10 +229,10 @@ def strand_examples(seq: str, genes: list[tuple[int, int]], blocks: dict[str, tu
         has_true = {e for a, e in zip(starts, ends) if true_start[e] == a}
         keep = np.isin(ends, list(has_true))
         starts, ends = starts[keep], ends[keep]
-        contexts = padded[:, torch.from_numpy(starts)[:, None] + torch.arange(width)].permute(1, 0, 2)
         _, group = np.unique(ends, return_inverse=True)
         true = np.array([true_start[e] == a for a, e in zip(starts, ends)], dtype=bool)
-        out[split] = StartExamples(contexts.contiguous(), torch.from_numpy(group.reshape(-1)), torch.from_numpy(true))
+        out[split] = StartExamples(scorer.contexts_at(codes, starts), torch.from_numpy(group.reshape(-1)),
+                                   torch.from_numpy(true))
     return out
 
 

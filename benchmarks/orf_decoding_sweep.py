@@ -58,12 +58,14 @@ class RegionEvidence:
 
     where: GenomeRegion
     seq: str
+    strands: tuple  # strands.record_strands of `seq`
     evidence: tuple
     hexamers: dict  # (hexamer_weight of the later rounds' passes, rounds, min length) -> CodingStatistics
 
     def score(self, settings: AnnotationSettings, hexamers: CodingStatistics | None) -> dict:
         r = self.where.region
-        genes = decode_orfs(self.seq, *self.evidence, settings, seqid=r.seqid, hexamers=hexamers)
+        genes = decode_orfs(self.seq, *self.evidence, settings, seqid=r.seqid, hexamers=hexamers,
+                            strands=self.strands)
         return score_region(shift_genes(genes, r.start - 1), self.where)
 
 
@@ -88,7 +90,8 @@ def read_region(spec: str, annotator: GeneFinderAnnotator, args) -> RegionEviden
                                               self_training_min_length=shortest, refit_starts=False))
             fit.self_train(where.sequences(args.fit_on))
             hexamers[key] = fit.hexamers
-    return RegionEvidence(where, seq, annotator.coding_evidence(seq), hexamers)
+    strands = annotator.strands(seq)
+    return RegionEvidence(where, seq, strands, annotator.coding_evidence(seq, strands=strands), hexamers)
 
 
 def sweep(args, argv: list[str] | None) -> int:

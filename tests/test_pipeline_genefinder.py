@@ -22,7 +22,7 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
     GeneFinderForConditionalGeneration(cfg).save_pretrained(folder)
     GFFTokenizer().save_pretrained(folder)
     remote_code = {"pipeline_genefinder.py", "annotation.py", "orf_decoding.py", "start_sites.py", "orfs.py",
-                   "self_training.py"}
+                   "self_training.py", "strands.py"}
     assert remote_code <= {p.name for p in folder.iterdir()}
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
     code = textwrap.dedent(f"""

@@ -11,9 +11,18 @@ from genefinder.fasta import FastaFile
 from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.orf_decoding import decode_orfs
-from genefinder.self_training import CodingStatistics, hexamer_ids, in_frame_positions, refit_start_scorer
+from genefinder.self_training import CodingStatistics, in_frame_positions, refit_start_scorer
 from genefinder.start_sites import StartSiteScorer, ranking, strand_examples
+from genefinder.strands import Strand, record_strands
 from real_data import write_slice
+
+
+def hexamer_ids(seq: str) -> np.ndarray:
+    return Strand(seq, GeneticCode(11), 60).hexamers
+
+
+def strands_of(seq: str):
+    return record_strands(seq, GeneticCode(11), 60)
 
 
 def test_hexamer_ids_are_base4_tcag_digits_and_minus_one_over_unknown_bases():
@@ -38,7 +47,7 @@ def test_orf_scores_are_the_sums_over_in_frame_hexamers():
     ends = starts + 3 * rng.integers(2, 30, 50)
     ids = hexamer_ids(seq)
     brute = [sum(stats.scores[ids[p]] for p in range(a, e - 5, 3) if ids[p] >= 0) for a, e in zip(starts, ends)]
-    np.testing.assert_allclose(stats.orf_scores(seq, starts, ends), brute)
+    np.testing.assert_allclose(stats.orf_scores(ids, starts, ends), brute)
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +59,18 @@ def ecoli_300k(tmp_path_factory):
 
 def test_statistics_from_one_half_tell_the_frame_of_the_other_halfs_genes(ecoli_300k):
     seq, ref = ecoli_300k
-    stats = CodingStatistics.fit([(seq[:150_000], [g for g in ref if g.end <= 150_000])])
+    stats = CodingStatistics.fit([(strands_of(seq[:150_000]), [g for g in ref if g.end <= 150_000])])
     unseen = [g for g in ref if g.start > 150_000 and g.strand == "+"]
     a, e = np.array([g.start - 1 for g in unseen]), np.array([g.end for g in unseen])
-    own, shifted = stats.orf_scores(seq, a, e), [stats.orf_scores(seq, a + k, e + k) for k in (1, 2)]
+    ids = hexamer_ids(seq)
+    own, shifted = stats.orf_scores(ids, a, e), [stats.orf_scores(ids, a + k, e + k) for k in (1, 2)]
     assert len(unseen) > 50 and np.mean((own > shifted[0]) & (own > shifted[1])) > 0.9
 
 
 def test_statistics_from_little_dna_stay_near_zero(ecoli_300k):
     seq, ref = ecoli_300k
-    small = CodingStatistics.fit([(seq[:3_000], [g for g in ref if g.end <= 3_000])])
-    large = CodingStatistics.fit([(seq, ref)])
+    small = CodingStatistics.fit([(strands_of(seq[:3_000]), [g for g in ref if g.end <= 3_000])])
+    large = CodingStatistics.fit([(strands_of(seq), ref)])
     assert small.n_genes >= 1 and np.abs(small.scores).max() < 0.5 < np.abs(large.scores).max()
 
 
@@ -71,7 +81,7 @@ def test_self_training_on_the_input_lifts_network_free_decoding(ecoli_300k):
     nothing, flat = np.zeros((n, 7), np.float32), {"+": np.zeros(n), "-": np.zeros(n)}
     settings = AnnotationSettings(head_weight=0, length_prior=0.3, start_weight=0, gene_bias=80, hexamer_weight=1)
     first = decode_orfs(seq, nothing, flat, settings, "NC_000913.3")
-    second = decode_orfs(seq, nothing, flat, settings, "NC_000913.3", hexamers=CodingStatistics.fit([(seq, first)]))
+    second = decode_orfs(seq, nothing, flat, settings, "NC_000913.3", hexamers=CodingStatistics.fit([(strands_of(seq), first)]))
     before, after = evaluate(first, ref)["stop"].f1, evaluate(second, ref)["stop"].f1
     assert after > before + 0.02, (before, after)
 
@@ -79,15 +89,15 @@ def test_self_training_on_the_input_lifts_network_free_decoding(ecoli_300k):
 def test_start_refit_learns_the_inputs_starts_and_stays_near_the_model_scorer(ecoli_300k):
     seq, ref = ecoli_300k
     blank = StartSiteScorer(20, 6)  # a scorer with no preference: every start of an ORF equally likely
-    learned = refit_start_scorer(blank, [(seq, ref)], GeneticCode(11), 60, l2=1e-3)
+    learned = refit_start_scorer(blank, [(strands_of(seq), ref)], l2=1e-3)
     assert learned is not blank and learned.filter.weight.abs().sum() > 0
     # it ranks the true start first within its ORF for most forward-strand genes (ties count as misses: 0 before)
     forward = [(g.start - 1, g.end) for g in ref if g.strand == "+"]
-    ex = strand_examples(seq, forward, {"all": (0, len(seq))}, GeneticCode(11), 60, learned)["all"]
+    ex = strand_examples(strands_of(seq)[0], forward, {"all": (0, len(seq))}, learned)["all"]
     with torch.no_grad():
         placed = float(ranking(torch.einsum("mck,ck->m", ex.contexts, learned.filter.weight[0]), ex)[1])
     assert ex.n_orfs > 100 and placed > 0.6, placed
     # a strong pull keeps the model's scorer; no called gene keeps it as it is
-    pulled = refit_start_scorer(learned, [(seq, ref[:20])], GeneticCode(11), 60, l2=1e4)
+    pulled = refit_start_scorer(learned, [(strands_of(seq), ref[:20])], l2=1e4)
     assert torch.allclose(pulled.filter.weight, learned.filter.weight, atol=1e-3)
-    assert refit_start_scorer(learned, [(seq[:1000], [])], GeneticCode(11), 60, l2=0.01) is learned
+    assert refit_start_scorer(learned, [(strands_of(seq[:1000]), [])], l2=0.01) is learned

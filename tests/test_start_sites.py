@@ -16,8 +16,8 @@ from genefinder.orfs import open_reading_frames
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.start_site_training import accuracy, genome_examples
 from genefinder.self_training import refit_start_scorer
-from genefinder.start_sites import (StartExamples, StartSiteScorer, fit, fit_detectors, shine_dalgarno_tracks,
-                                   strand_examples)
+from genefinder.start_sites import StartExamples, StartSiteScorer, fit, fit_detectors, strand_examples
+from genefinder.strands import Strand, record_strands
 from genefinder.tokenization_gff import GFFTokenizer
 from real_data import write_slice
 
@@ -51,7 +51,7 @@ def test_scores_at_chosen_positions_equal_the_convolution_there(detectors):
     a, e = open_reading_frames(seq, GeneticCode(11), 6)
     ends = np.unique(e)
     genes = [(int(a[e == end][0]), int(end)) for end in ends]  # each ORF's first start codon as the true one
-    examples = strand_examples(seq, genes, {"all": (0, len(seq))}, GeneticCode(11), 6, scorer)["all"]
+    examples = strand_examples(Strand(seq, GeneticCode(11), 6), genes, {"all": (0, len(seq))}, scorer)["all"]
     starts = a[np.isin(e, ends)]  # every candidate of those ORFs, in the examples' order
     assert len(starts) >= 3 and examples.contexts.shape == (len(starts), 6, scorer.span)
     assert scorer.span == 20 + 2 * (2 if detectors else 0)
@@ -60,7 +60,7 @@ def test_scores_at_chosen_positions_equal_the_convolution_there(detectors):
 
 
 def test_shine_dalgarno_tracks_mark_the_pieces_of_the_binding_site_by_length():
-    tracks = shine_dalgarno_tracks("ccAGGAGGuTTTTGGAN", (3, 6))
+    tracks = StartSiteScorer(8, 0, motif_lengths=(3, 6)).encode("ccAGGAGGuTTTTGGAN")[4:]
     # 3-mers: AGG at 2 and 5, GGA at 3, GAG at 4, GGT at 6 (u reads as T); GGA at 13, just before the N
     assert torch.nonzero(tracks[0]).flatten().tolist() == [2, 3, 4, 5, 6, 13]
     assert torch.nonzero(tracks[1]).flatten().tolist() == [2, 3]  # AGGAGG, GGAGGT; nothing runs past the end
@@ -119,7 +119,7 @@ def test_motif_detectors_fit_deterministically_and_the_refit_moves_only_the_line
     assert detected.abs().max() > 0 and loss < linear_loss * 1.05, (loss, linear_loss)
     seq = FastaFile(fa).fetch("NC_000913.3", 0, 600_000)
     genes = [g for g in read_gff3(gff)[0] if any(t.cds for t in g.transcripts)]
-    refit = refit_start_scorer(fitted[0], [(seq, genes)], GeneticCode(11), 60, l2=1e-3)
+    refit = refit_start_scorer(fitted[0], [(record_strands(seq, GeneticCode(11), 60), genes)], l2=1e-3)
     assert refit is not fitted[0] and not torch.equal(refit.filter.weight, fitted[0].filter.weight)
     for name in ("detectors.weight", "detectors.bias", "detector_filter.weight"):
         assert torch.equal(refit.state_dict()[name], fitted[0].state_dict()[name])
@@ -264,3 +264,23 @@ def test_each_start_refit_round_decodes_with_the_last_refit_and_pulls_towards_th
     assert all(genes for _, _, records in rounds for _, genes in records)
     with pytest.raises(ValueError, match="`start_refit_rounds` must be >= 1, got 0"):
         annotation.AnnotationSettings(start_refit_rounds=0)
+
+
+def test_passes_over_a_record_read_its_strands_once_and_decode_as_fresh_strands_would(
+        monkeypatch, model_with_parts, ecoli_slice):
+    from genefinder import annotation
+    from genefinder.processing_genefinder import GeneFinderInputs
+
+    model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
+    seq = FastaFile(ecoli_slice[0]).fetch("NC_000913.3", 0, 60_000)
+    reads = []
+    monkeypatch.setattr(annotation, "record_strands", lambda *a: reads.append(a) or record_strands(*a))
+    settings = annotation.AnnotationSettings(decoding="orf", start_refit_rounds=2)
+    genes = []
+    for cap in (annotation.MAX_CACHED_NT, 0):  # kept between passes, or read anew by each (over the cap)
+        monkeypatch.setattr(annotation, "MAX_CACHED_NT", cap)
+        annotator = annotation.GeneFinderAnnotator(model, GFFTokenizer(), GeneFinderInputs("aido"), settings)
+        annotator.self_train(lambda: [seq])
+        genes.append(annotator.annotate_record("NC_000913.3", len(seq), lambda s, e: seq[s:e])[0].genes)
+    assert len(reads) == 1 + 4  # once; then once per pass: hexamers, two refits, the real one
+    assert genes[0] == genes[1] and len(genes[0]) > 20

@@ -1,0 +1,73 @@
+"""The two strands of a record as ORF decoding reads them, each reading computed once and kept.
+
+Annotating a bacterial genome decodes each record several times: the self-training passes (hexamer statistics,
+then each start-scorer refit) and the real pass. Every pass reads the same things off the DNA: the reverse
+complement, the ORFs, the start codons, the hexamers, the start scorer's input. What changes between passes is
+only what they are weighed by (the hexamer scores, the scorer's filter). A `Strand` computes each reading the
+first time it is asked for and keeps it, about 4 bytes per nt once all are read (the strand's sequence, its
+hexamer ids as int16, the scorer's input codes, the ORF and start-codon coordinates).
+
+This module is Hub remote code: numpy and siblings only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .genetic_code import GeneticCode
+from .orfs import kmer_ids, open_reading_frames, start_codon_positions
+from .windows import reverse_complement
+
+N_HEXAMERS = 4 ** 6
+
+
+@dataclass(eq=False)
+class Strand:
+    """One strand read 5'->3' (`seq`: the record, or its reverse complement), with the candidates of ORF
+    decoding under genetic code `code` and its minimum gene length `min_length` (nt, stop included)."""
+
+    seq: str
+    code: GeneticCode
+    min_length: int
+    # the model's start-scorer detector part at `start_codons` (`StartSiteScorer.detected_at`), set by whoever
+    # holds that scorer: it is the costly part of scoring and the refits on the input leave it unchanged
+    detected: np.ndarray | None = None
+    _scorer_codes: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @cached_property
+    def orfs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, exclusive ends) of the candidate genes, sorted by (end, start): `orfs.open_reading_frames`."""
+        return open_reading_frames(self.seq, self.code, self.min_length)
+
+    @cached_property
+    def start_codons(self) -> np.ndarray:
+        """0-based positions of every start codon a candidate may begin at (`orfs.start_codon_positions`)."""
+        return start_codon_positions(self.seq, self.code)
+
+    @cached_property
+    def hexamers(self) -> np.ndarray:
+        """(max(n - 5, 0),) int16 hexamer index (0..4095, TCAG base-4 digits) starting at each position; -1 where
+        it holds a base other than ACGT (either case; U reads as T)."""
+        return kmer_ids(self.seq, 6).astype(np.int16)
+
+    @cached_property
+    def hexamer_counts(self) -> np.ndarray:
+        """(4096,) how often each hexamer occurs on the strand: self-training's background."""
+        return np.bincount(self.hexamers[self.hexamers >= 0], minlength=N_HEXAMERS)
+
+    def scorer_codes(self, scorer) -> np.ndarray:
+        """`scorer.input_codes` of the strand (a `start_sites.StartSiteScorer`; one array per set of tracks)."""
+        if scorer.motif_lengths not in self._scorer_codes:
+            self._scorer_codes[scorer.motif_lengths] = scorer.input_codes(self.seq)
+        return self._scorer_codes[scorer.motif_lengths]
+
+
+def record_strands(seq: str, code: GeneticCode, min_length: int) -> tuple[Strand, Strand]:
+    """(forward, reverse) strands of a record: `seq` and its reverse complement, both read 5'->3'."""
+    return Strand(seq, code, min_length), Strand(reverse_complement(seq), code, min_length)
