@@ -75,7 +75,11 @@ class AnnotationSettings:
     # hexamer statistics the coding-frame head added nothing there (best mean gene F1 0.822 with it, 0.828
     # without), so by default the network is not run: --head-weight 0.1 brings it back
     head_weight: float = 0.0  # weight of the coding-frame head's log-odds (0: the network-free decoder)
-    length_prior: float = 0.2  # nats per nt of ORF
+    # nats per nt of ORF: 0.2 on validation blocks with the model's scorer and no refit (docs/orf_decoding_sweep.md);
+    # with the refits, leaving each training genome out, whole chromosomes, mean gene F1 0.817 / 0.819 / 0.819 /
+    # 0.817 at 0.125 / 0.15 / 0.175 / 0.2 (docs/start_refit_length_prior.md): a refitted scorer needs less push
+    # towards long ORFs to place starts
+    length_prior: float = 0.15
     start_weight: float = 16.0  # weight of log P(start | ORF) under the start scorer
     gene_bias: float = 40.0  # nats of evidence a gene must add to be called
     max_overlap: int = 60  # nt a called gene may share with the one before it

@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/start_refit_sweep.py --model default_model --threads 2 --out-md docs/start_refit.md
 
 The refit (`self_training.refit_start_scorer`, `AnnotationSettings.refit_starts` / `start_refit_l2` /
-`start_refit_rounds`) is for genomes whose ribosome binding sites the model's scorer has not seen, so it cannot
-be judged on the training genomes with the model's own scorer. Leave one genome out instead: for each training
+`start_refit_rounds`, and the `length_prior` its genes are decoded with) is for genomes whose ribosome binding
+sites the model's scorer has not seen, so it cannot be judged on the training genomes with the model's own
+scorer. Leave one genome out instead: for each training
 genome, fit a start scorer as `genefinder fit-starts` does (same context, L2 and train blocks) on the other two,
 then annotate the left-out genome (statistics and refit on the whole genome, no reference read) and score its
 validation block, without the refit and with it at each L2 strength and number of rounds. The row "model's scorer" is the shipped scorer, which saw the genome.
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--l2", nargs="+", type=float, default=[0.001, 0.01, 0.1], help="start_refit_l2 values to try")
     p.add_argument("--rounds", nargs="+", type=int, default=[1], help="start_refit_rounds values to try (each with "
                    "every --l2)")
+    p.add_argument("--length-priors", nargs="+", type=float, default=[AnnotationSettings.length_prior],
+                   help="length_prior values to try with each refit (the decoder's push towards upstream starts, "
+                        "which a better start scorer may need less of)")
     args = p.parse_args(argv)
     return run("start_refit_sweep", args, lambda: sweep(args, argv))
 
@@ -64,9 +68,10 @@ def sweep(args, argv: list[str] | None) -> int:
     genomes = [spec.split(":")[0] for spec in args.regions]
     trials = [("model's scorer (saw this genome)", None, replace(base, refit_starts=False)),
               ("left-out scorer, no refit", "out", replace(base, refit_starts=False))]
-    trials += [(f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else ""), "out",
-                replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds))
-               for rounds in args.rounds for l2 in args.l2]
+    trials += [(f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else "")
+                + (f", length prior {prior:g}" if len(args.length_priors) > 1 else ""), "out",
+                replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds, length_prior=prior))
+               for rounds in args.rounds for l2 in args.l2 for prior in args.length_priors]
     results = {name: [] for name, _, _ in trials}
     n_ref = []
     shipped = model.start_scorer
