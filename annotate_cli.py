@@ -76,6 +76,7 @@ def run_annotation(args) -> None:
                                       constrained=not args.no_constraints, introns=args.eukaryote,
                                       min_frame_agreement=args.min_frame_agreement, decoding=args.decoding,
                                       head_weight=args.head_weight, length_prior=args.length_prior,
+                                      upstream_prior=args.upstream_prior, start_evidence=args.start_evidence,
                                       start_weight=args.start_weight, gene_bias=args.gene_bias,
                                       hexamer_weight=args.hexamer_weight,
                                       self_training_rounds=args.self_training_rounds,
@@ -204,6 +205,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(f"--{flag}", type=float, default=getattr(AnnotationSettings, name),
                             help=f"ORF decoding: {help_text} (default {getattr(AnnotationSettings, name):g}, "
                                  "chosen on validation DNA)")
+    parser.add_argument("--upstream-prior", type=float, default=AnnotationSettings.upstream_prior,
+                        help="ORF decoding: nats per nt a start lies upstream of its ORF's most downstream start "
+                             "(default: the length prior)")
+    parser.add_argument("--start-evidence", type=float, default=AnnotationSettings.start_evidence,
+                        help="ORF decoding: weight of a start's logit above the record's average start codon's, "
+                             f"added to its gene's score (default {AnnotationSettings.start_evidence:g})")
     parser.add_argument("--self-training-rounds", type=int, default=AnnotationSettings.self_training_rounds,
                         help="ORF decoding: network-free passes over the input that fit its hexamer statistics "
                              f"(default {AnnotationSettings.self_training_rounds})")
@@ -231,7 +238,8 @@ def run(args) -> None:
         GeneticCode(args.genetic_code)
         AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
                            min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
-                           length_prior=args.length_prior, start_weight=args.start_weight,
+                           length_prior=args.length_prior, upstream_prior=args.upstream_prior,
+                           start_weight=args.start_weight, start_evidence=args.start_evidence,
                            hexamer_weight=args.hexamer_weight, self_training_rounds=args.self_training_rounds,
                            self_training_min_length=args.self_training_min_length,
                            start_refit_rounds=args.start_refit_rounds)  # before the model loads

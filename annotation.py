@@ -78,8 +78,19 @@ class AnnotationSettings:
     # nats per nt of ORF: 0.2 on validation blocks with the model's scorer and no refit (docs/orf_decoding_sweep.md);
     # with the refits, leaving each training genome out, whole chromosomes, mean gene F1 0.817 / 0.819 / 0.819 /
     # 0.817 at 0.125 / 0.15 / 0.175 / 0.2 (docs/start_refit_length_prior.md): a refitted scorer needs less push
-    # towards long ORFs to place starts
+    # towards long ORFs to place starts. A flat optimum: gene bias 35 or 40 with it, 0.819 either way
+    # (docs/start_refit_length_prior_gene_bias.md)
     length_prior: float = 0.15
+    # nats per nt a start lies upstream of its ORF's most downstream one (orf_decoding.length_scores); None: the
+    # length prior, every nt of a gene alike. Placing starts with a lower one than genes are called with did no
+    # better: length prior 0.2 with 0.1 / 0.15 / 0.2 here, mean gene F1 0.819 / 0.818 / 0.817, stop F1 lower
+    # (docs/start_refit_upstream_prior.md)
+    upstream_prior: float | None = None
+    # weight of a start's logit above the record's average start codon's, added to its gene's score (Prodigal's
+    # start score counts towards calling a gene): at length prior 0.2, gene bias 40, 0 / 1 / 2 / 4 gave mean gene
+    # F1 0.817 / 0.816 / 0.815 / 0.802 (E. coli gains, S. aureus calls more false genes:
+    # docs/start_refit_start_evidence.md)
+    start_evidence: float = 0.0
     start_weight: float = 16.0  # weight of log P(start | ORF) under the start scorer
     gene_bias: float = 40.0  # nats of evidence a gene must add to be called
     max_overlap: int = 60  # nt a called gene may share with the one before it
@@ -112,8 +123,9 @@ class AnnotationSettings:
             raise ValueError(f"`min_frame_agreement` must be in [0, 1], got {self.min_frame_agreement}")
         if self.decoding not in DECODINGS:
             raise ValueError(f"`decoding` must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
-        for name in ("head_weight", "length_prior", "start_weight", "hexamer_weight", "start_refit_l2"):
-            if getattr(self, name) < 0:
+        for name in ("head_weight", "length_prior", "upstream_prior", "start_weight", "start_evidence",
+                     "hexamer_weight", "start_refit_l2"):
+            if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}")
         for name in ("self_training_rounds", "start_refit_rounds"):
             if getattr(self, name) < 1:

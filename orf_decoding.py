@@ -8,7 +8,9 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
 1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`);
 2. score of a candidate = `head_weight` x sum over its nucleotides of [log P(the codon position the gene implies)
    - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
-   DNA is coding and a long ORF is rarely there by chance), + `start_weight` x log P(this start | its ORF) under
+   DNA is coding and a long ORF is rarely there by chance; the nt by which its start lies upstream of the ORF's
+   most downstream start count `upstream_prior` each instead: `length_scores`), + `start_weight` x log P(this
+   start | its ORF) under
    the start scorer (a softmax over the ORF's start codons: what the scorer is fitted to, and <= 0, so it places
    the start without making genes likelier), + `hexamer_weight` x the sum of its in-frame hexamers' log-odds
    under the input genome's own coding statistics (`self_training.py`: fitted on the input before decoding it,
@@ -18,8 +20,8 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
    `max_overlap` nt (weighted interval scheduling, one pass over the candidates sorted by end). Two starts of one ORF always
    overlap, so each stop gets at most one start.
 
-The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `start_weight`, `hexamer_weight`,
-`gene_bias`, `max_overlap`) are `annotation.AnnotationSettings` fields; the five weights are chosen on validation DNA
+The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `upstream_prior`, `start_weight`,
+`hexamer_weight`, `gene_bias`, `max_overlap`) are `annotation.AnnotationSettings` fields; the five weights are chosen on validation DNA
 (`benchmarks/orf_decoding_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
 generation.
 
@@ -59,6 +61,18 @@ def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray)
     return prefix[frame, ends] - prefix[frame, starts]
 
 
+def length_scores(starts: np.ndarray, ends: np.ndarray, length_prior: float, upstream_prior: float) -> np.ndarray:
+    """The length term of each candidate (ORFs sharing an end contiguous in `ends`): `length_prior` x the length
+    of its ORF's shortest candidate (the most downstream start) + `upstream_prior` x the nt its own start lies
+    upstream of that one. Calling a gene and placing its start are apart: the first weighs how much coding
+    sequence a stop has behind it, the second only how far a start moves; equal priors give prior x length."""
+    if len(ends) == 0:
+        return np.zeros(0)
+    first = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
+    last_start = np.repeat(np.maximum.reduceat(starts, first), np.diff(np.r_[first, len(ends)]))
+    return length_prior * (ends - last_start) + upstream_prior * (last_start - starts)
+
+
 def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """log softmax of the start logits within each ORF (candidates sharing an end, contiguous in `ends`)."""
     if len(ends) == 0:
@@ -88,11 +102,15 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
             or strands[0].code.table != code.table:
         raise ValueError("`strands` were read for another sequence, genetic code or minimum CDS length")
     lo, hi, score, strand_of = [], [], [], []
+    typical = np.concatenate([start_logits[sign][s.start_codons] for sign, s in zip("+-", strands)])
+    typical = float(typical.mean()) if len(typical) else 0.0  # the record's average start codon
+    upstream = settings.length_prior if settings.upstream_prior is None else settings.upstream_prior
     for strand, s in zip("+-", strands):
         logp = strand_view(coding_logp, strand)
         a, e = s.orfs
-        sc = settings.length_prior * (e - a) + settings.start_weight * start_log_probs(start_logits[strand][a], e) \
-            - settings.gene_bias
+        logits = start_logits[strand][a]
+        sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
+            + settings.start_weight * start_log_probs(logits, e) + settings.start_evidence * (logits - typical)
         if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
             sc = sc + settings.head_weight * coding_scores(logp, a, e)
         if hexamers is not None and settings.hexamer_weight:

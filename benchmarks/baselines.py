@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "{genetic_code} {organism_type} are filled in")
     p.add_argument("--genefinder-variant", action="append", default=[], metavar="NAME=TEMPLATE",
                    help="another genefinder row, e.g. an ablation: genefinder-no-head='.venv/bin/genefinder annotate "
-                        "{fasta} -o {out} --head-weight 0'; repeatable; NAME of letters, digits, - and _")
+                        "{fasta} -o {out} --head-weight 0'; repeatable; NAME of letters, digits, ., - and _")
     p.add_argument("--keep", type=Path, help="also copy every tool's GFF3 into this folder")
     p.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
                    help="run only these (default: all; Prodigal and pyrodigal run on bacteria only)")
@@ -329,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.gff.is_file():
             raise GeneFinderInputError("reference GFF3 not found", str(args.gff))
+        variants = [spec.partition("=")[::2] for spec in args.genefinder_variant]  # checked before any tool runs
+        for spec, (label, template) in zip(args.genefinder_variant, variants):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", label) or not template:
+                raise GeneFinderInputError(f"--genefinder-variant wants NAME=TEMPLATE, got {spec!r}")
         with tempfile.TemporaryDirectory(prefix="baselines-") as tmp:
             work = Path(tmp)
             genome = decompress_fasta(args.fasta, work / "genome.fa")
@@ -341,10 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run_augustus(genome, args.augustus_species, code, work))
             if "genefinder" in args.tools:
                 runs.append(run_genefinder(args.genefinder_cmd, genome, code, args.organism_type, work))
-            for spec in args.genefinder_variant:
-                label, _, template = spec.partition("=")
-                if not re.fullmatch(r"[A-Za-z0-9_-]+", label) or not template:
-                    raise GeneFinderInputError(f"--genefinder-variant wants NAME=TEMPLATE, got {spec!r}")
+            for label, template in variants:
                 runs.append(run_genefinder(template, genome, code, args.organism_type, work, tool=label))
             for run in runs:
                 gff = work / f"{run.tool.lower()}.gff3"

@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/start_refit_sweep.py --model default_model --threads 2 --out-md docs/start_refit.md
 
 The refit (`self_training.refit_start_scorer`, `AnnotationSettings.refit_starts` / `start_refit_l2` /
-`start_refit_rounds`, and the `length_prior` its genes are decoded with) is for genomes whose ribosome binding
-sites the model's scorer has not seen, so it cannot be judged on the training genomes with the model's own
-scorer. Leave one genome out instead: for each training
-genome, fit a start scorer as `genefinder fit-starts` does (same context, L2 and train blocks) on the other two,
-then annotate the left-out genome (statistics and refit on the whole genome, no reference read) and score its
-validation block, without the refit and with it at each L2 strength and number of rounds. The row "model's scorer" is the shipped scorer, which saw the genome.
+`start_refit_rounds`, and the decoder weights its genes are decoded with: `length_prior`, `upstream_prior`,
+`gene_bias`, `start_evidence`) is for genomes whose ribosome binding sites the model's scorer has not seen, so
+it cannot be judged on the training genomes with the model's own scorer. Leave one genome out instead: for each training genome, fit a
+start scorer as `genefinder fit-starts` does (same context, L2 and train blocks) on the other two, then annotate
+the left-out genome (statistics and refit on the whole genome, no reference read) and score its validation
+block, without the refit and with it at each setting of the grid. The row "model's scorer" is the shipped
+scorer, which saw the genome.
 `--regions` with whole chromosomes scores ~10x more genes than the validation blocks (the left-out scorer saw
 none of them): the comparison of scorer shapes in docs/start_refit_whole_genomes*.md.
 All other settings are the defaults (docs/orf_decoding_sweep.md).
@@ -39,6 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--length-priors", nargs="+", type=float, default=[AnnotationSettings.length_prior],
                    help="length_prior values to try with each refit (the decoder's push towards upstream starts, "
                         "which a better start scorer may need less of)")
+    p.add_argument("--upstream-priors", nargs="+", type=float,
+                   help="upstream_prior values to try with each length prior (default: equal to it, which scores "
+                        "every nt of a candidate alike)")
+    p.add_argument("--start-evidence", nargs="+", type=float, default=[AnnotationSettings.start_evidence],
+                   help="start_evidence values to try with each gene bias (a start's logit above the record's "
+                        "average start codon's, added to its gene's score)")
+    p.add_argument("--gene-biases", nargs="+", type=float, default=[AnnotationSettings.gene_bias],
+                   help="gene_bias values to try with each length prior (a lower prior calls fewer short genes "
+                        "unless the bias comes down with it)")
     args = p.parse_args(argv)
     return run("start_refit_sweep", args, lambda: sweep(args, argv))
 
@@ -69,9 +79,15 @@ def sweep(args, argv: list[str] | None) -> int:
     trials = [("model's scorer (saw this genome)", None, replace(base, refit_starts=False)),
               ("left-out scorer, no refit", "out", replace(base, refit_starts=False))]
     trials += [(f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else "")
-                + (f", length prior {prior:g}" if len(args.length_priors) > 1 else ""), "out",
-                replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds, length_prior=prior))
-               for rounds in args.rounds for l2 in args.l2 for prior in args.length_priors]
+                + (f", length prior {prior:g}" if len(args.length_priors) > 1 else "")
+                + (f", upstream prior {up:g}" if up is not None else "")
+                + (f", gene bias {bias:g}" if len(args.gene_biases) > 1 else "")
+                + (f", start evidence {evidence:g}" if len(args.start_evidence) > 1 else ""), "out",
+                replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds, length_prior=prior,
+                        upstream_prior=prior if up is None else up, gene_bias=bias, start_evidence=evidence))
+               for rounds in args.rounds for l2 in args.l2 for prior in args.length_priors
+               for up in args.upstream_priors or [None] for bias in args.gene_biases
+               for evidence in args.start_evidence]
     results = {name: [] for name, _, _ in trials}
     n_ref = []
     shipped = model.start_scorer

@@ -10,7 +10,7 @@ from genefinder.evaluation import evaluate
 from genefinder.fasta import FastaFile
 from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
-from genefinder.orf_decoding import _best_compatible_set, decode_orfs, start_log_probs
+from genefinder.orf_decoding import _best_compatible_set, decode_orfs, length_scores, start_log_probs
 from genefinder.orfs import open_reading_frames
 from genefinder.windows import reverse_complement, reverse_complement_genes
 from real_data import write_slice
@@ -35,6 +35,14 @@ def test_start_log_probs_are_a_softmax_within_each_orf():
     logits, ends = np.array([1.0, 2.0, 3.0, -5.0, 0.5]), np.array([10, 10, 10, 40, 40])
     p = np.exp(start_log_probs(logits, ends))
     assert p[:3].sum() == pytest.approx(1) and p[3:].sum() == pytest.approx(1) and p[2] > p[1] > p[0]
+
+
+def test_length_scores_weigh_the_shortest_candidate_and_the_upstream_extension_apart():
+    starts, ends = np.array([0, 30, 90, 10, 40]), np.array([300, 300, 300, 400, 400])
+    # ORF ending at 300: shortest candidate 90 (210 nt at 0.2), starts 0 and 30 lie 90 and 60 nt upstream of it
+    assert length_scores(starts, ends, 0.2, 0.1).tolist() == pytest.approx([51, 48, 42, 75, 72])
+    assert length_scores(starts, ends, 0.2, 0.2) == pytest.approx(0.2 * (ends - starts))  # one prior: x length
+    assert length_scores(starts[:0], ends[:0], 0.2, 0.1).shape == (0,)
 
 
 def test_selection_is_the_best_total_with_bounded_overlaps():

@@ -202,6 +202,10 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
                      "--head-weight", "-1", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == "genefinder: error: `head_weight` must be >= 0, got -1.0"
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
+                     "--upstream-prior", "-0.1", *common, cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip() == \
+        "genefinder: error: `upstream_prior` must be >= 0, got -0.1"
+    res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
                      "--self-training-rounds", "0", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == \
         "genefinder: error: `self_training_rounds` must be >= 1, got 0"
