@@ -50,7 +50,7 @@ from .tokenization_gff import GFFTokenizer
 from .windows import shift_genes, window_starts
 
 DECODINGS = ("auto", "orf", "generate")
-# nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~12 bytes per nt both strands) an annotator
+# nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~10 bytes per nt both strands) an annotator
 # keeps between ORF-decoding passes: any bacterial genome, and far under the machine's memory
 MAX_CACHED_NT = 50_000_000
 

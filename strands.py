@@ -4,7 +4,7 @@ Annotating a bacterial genome decodes each record several times: the self-traini
 then each start-scorer refit) and the real pass. Every pass reads the same things off the DNA: the reverse
 complement, the ORFs, the start codons, the hexamers, the start scorer's input. What changes between passes is
 only what they are weighed by (the hexamer scores, the scorer's filter). A `Strand` computes each reading the
-first time it is asked for and keeps it, about 4 bytes per nt once all are read (the strand's sequence, its
+first time it is asked for and keeps it, about 5 bytes per nt once all are read (the strand's sequence, its
 hexamer ids as int16, the scorer's input codes, the ORF and start-codon coordinates).
 
 This module is Hub remote code: numpy and siblings only.
