@@ -61,6 +61,13 @@ def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray)
     return prefix[frame, ends] - prefix[frame, starts]
 
 
+def _orf_groups(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of each ORF's first candidate, number of candidates) for candidates sharing an end, contiguous in
+    `ends` (non-empty)."""
+    first = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
+    return first, np.diff(np.r_[first, len(ends)])
+
+
 def length_scores(starts: np.ndarray, ends: np.ndarray, length_prior: float, upstream_prior: float) -> np.ndarray:
     """The length term of each candidate (ORFs sharing an end contiguous in `ends`): `length_prior` x the length
     of its ORF's shortest candidate (the most downstream start) + `upstream_prior` x the nt its own start lies
@@ -68,8 +75,8 @@ def length_scores(starts: np.ndarray, ends: np.ndarray, length_prior: float, ups
     sequence a stop has behind it, the second only how far a start moves; equal priors give prior x length."""
     if len(ends) == 0:
         return np.zeros(0)
-    first = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
-    last_start = np.repeat(np.maximum.reduceat(starts, first), np.diff(np.r_[first, len(ends)]))
+    first, size = _orf_groups(ends)
+    last_start = np.repeat(np.maximum.reduceat(starts, first), size)
     return length_prior * (ends - last_start) + upstream_prior * (last_start - starts)
 
 
@@ -77,8 +84,7 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """log softmax of the start logits within each ORF (candidates sharing an end, contiguous in `ends`)."""
     if len(ends) == 0:
         return logits.astype(np.float64)
-    first = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
-    size = np.diff(np.r_[first, len(ends)])
+    first, size = _orf_groups(ends)
     top = np.repeat(np.maximum.reduceat(logits, first), size)
     log_z = np.repeat(np.log(np.add.reduceat(np.exp(logits - top), first)), size) + top
     return logits - log_z
@@ -102,15 +108,19 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
             or strands[0].code.table != code.table:
         raise ValueError("`strands` were read for another sequence, genetic code or minimum CDS length")
     lo, hi, score, strand_of = [], [], [], []
-    typical = np.concatenate([start_logits[sign][s.start_codons] for sign, s in zip("+-", strands)])
-    typical = float(typical.mean()) if len(typical) else 0.0  # the record's average start codon
+    typical = 0.0  # the record's average start-codon logit, read only when a start's evidence counts
+    if settings.start_evidence:
+        at_starts = np.concatenate([start_logits[sign][s.start_codons] for sign, s in zip("+-", strands)])
+        typical = float(at_starts.mean()) if len(at_starts) else 0.0
     upstream = settings.length_prior if settings.upstream_prior is None else settings.upstream_prior
     for strand, s in zip("+-", strands):
         logp = strand_view(coding_logp, strand)
         a, e = s.orfs
         logits = start_logits[strand][a]
         sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
-            + settings.start_weight * start_log_probs(logits, e) + settings.start_evidence * (logits - typical)
+            + settings.start_weight * start_log_probs(logits, e)
+        if settings.start_evidence:
+            sc = sc + settings.start_evidence * (logits - typical)
         if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
             sc = sc + settings.head_weight * coding_scores(logp, a, e)
         if hexamers is not None and settings.hexamer_weight:

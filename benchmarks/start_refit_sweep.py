@@ -17,6 +17,7 @@ All other settings are the defaults (docs/orf_decoding_sweep.md).
 
 from __future__ import annotations
 
+import itertools
 import sys
 from dataclasses import replace
 
@@ -69,6 +70,24 @@ def _cells(s: dict) -> list[float]:
     return [gene, stop, gene / stop if stop else 0.0]
 
 
+def refit_trials(args, base: AnnotationSettings) -> list[tuple[str, str, AnnotationSettings]]:
+    """(row name, "out", settings) for each point of the refit grid: the product of every swept setting, each
+    named in the row when it takes more than one value (an upstream prior when it is given at all)."""
+    out = []
+    for rounds, l2, prior, up, bias, evidence in itertools.product(
+            args.rounds, args.l2, args.length_priors, args.upstream_priors or [None], args.gene_biases,
+            args.start_evidence):
+        name = f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else "")
+        name += f", length prior {prior:g}" if len(args.length_priors) > 1 else ""
+        name += f", upstream prior {up:g}" if up is not None else ""
+        name += f", gene bias {bias:g}" if len(args.gene_biases) > 1 else ""
+        name += f", start evidence {evidence:g}" if len(args.start_evidence) > 1 else ""
+        out.append((name, "out", replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds,
+                                         length_prior=prior, upstream_prior=prior if up is None else up,
+                                         gene_bias=bias, start_evidence=evidence)))
+    return out
+
+
 def sweep(args, argv: list[str] | None) -> int:
     model, tok, inputs = load_model(args.model, "cpu")
     up, down = model.config.start_site_context
@@ -78,16 +97,7 @@ def sweep(args, argv: list[str] | None) -> int:
     genomes = [spec.split(":")[0] for spec in args.regions]
     trials = [("model's scorer (saw this genome)", None, replace(base, refit_starts=False)),
               ("left-out scorer, no refit", "out", replace(base, refit_starts=False))]
-    trials += [(f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else "")
-                + (f", length prior {prior:g}" if len(args.length_priors) > 1 else "")
-                + (f", upstream prior {up:g}" if up is not None else "")
-                + (f", gene bias {bias:g}" if len(args.gene_biases) > 1 else "")
-                + (f", start evidence {evidence:g}" if len(args.start_evidence) > 1 else ""), "out",
-                replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds, length_prior=prior,
-                        upstream_prior=prior if up is None else up, gene_bias=bias, start_evidence=evidence))
-               for rounds in args.rounds for l2 in args.l2 for prior in args.length_priors
-               for up in args.upstream_priors or [None] for bias in args.gene_biases
-               for evidence in args.start_evidence]
+    trials += refit_trials(args, base)
     results = {name: [] for name, _, _ in trials}
     n_ref = []
     shipped = model.start_scorer
