@@ -23,23 +23,21 @@ from .fasta import FastaFile
 from .features import genes_from_rows, genes_to_rows
 from .genetic_code import GeneticCode
 from .gff3 import write_gff3
+from .network_free_model import MODEL_TYPE, NetworkFreeModel, decodes_network_free, read_config
 from .windows import reverse_complement
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default_model"
 
 
-def load_model(path: str | None, device: str):
+def load_model(path: str | None, device: str, network_free: bool = False):
     """Model, GFF tokenizer and input builder from a model folder, with one-line errors.
 
     The installed package's classes load the folder (not the folder's own copy of the code), so the
     CLI runs the code it was installed with; the Hub path (`trust_remote_code`) is for other users.
+    `network_free`, for settings that decode ORFs without the network: a model that can (has a coding-frame
+    head and a start scorer) comes back as its start scorer alone (`network_free_model.NetworkFreeModel`, no
+    tokenizer or input builder), several seconds sooner; any other model loads whole.
     """
-    from .configuration_genefinder import GeneFinderConfig
-    from .modeling_genefinder import GeneFinderForConditionalGeneration
-    from .processing_genefinder import GeneFinderInputs
-    from .tokenization_dna import load_dnabert2_tokenizer
-    from .tokenization_gff import GFFTokenizer
-
     if path is None:
         if not (DEFAULT_MODEL / "config.json").exists():
             raise GeneFinderInputError("no trained default model is bundled yet; pass --model DIR")
@@ -51,10 +49,23 @@ def load_model(path: str | None, device: str):
                if not os.path.exists(os.path.join(path, f))]
     if missing:
         raise GeneFinderInputError(f"model folder is missing {', '.join(missing)}", path)
-    with open(os.path.join(path, "config.json"), encoding="utf-8") as fh:
-        model_type = json.load(fh).get("model_type")
-    if model_type != GeneFinderConfig.model_type:
-        raise GeneFinderInputError(f"config.json is for a {model_type!r} model, not a genefinder model", path)
+    try:
+        config = read_config(path)
+    except json.JSONDecodeError as err:
+        raise GeneFinderInputError(f"config.json is not JSON: {err.msg}", f"{path}/config.json", err.lineno) from None
+    if config.get("model_type") != MODEL_TYPE:
+        raise GeneFinderInputError(f"config.json is for a {config.get('model_type')!r} model, not a genefinder model",
+                                   path)
+    if network_free and decodes_network_free(config):
+        try:
+            return NetworkFreeModel.from_folder(path, config), None, None
+        except Exception as err:  # a damaged model.safetensors: one line naming the folder, not a traceback
+            raise GeneFinderInputError(f"cannot read the start scorer from model.safetensors: {err}", path) from None
+    from .modeling_genefinder import GeneFinderForConditionalGeneration
+    from .processing_genefinder import GeneFinderInputs
+    from .tokenization_dna import load_dnabert2_tokenizer
+    from .tokenization_gff import GFFTokenizer
+
     model = GeneFinderForConditionalGeneration.from_pretrained(path)
     tokenizer = GFFTokenizer.from_pretrained(path)
     encoder_type = model.config.encoder_config.encoder_type
@@ -68,7 +79,8 @@ def run_annotation(args) -> None:
 
     state = PartialState(cpu=args.device == "cpu")
     fa = FastaFile(args.genome)
-    model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device))
+    network_free = args.head_weight == 0 and args.decoding in ("auto", "orf") and not args.eukaryote
+    model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device), network_free)
     window, overlap = AnnotationSettings.window_for(model.config, args.window, args.overlap)
     try:
         settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 import torch
@@ -43,11 +43,13 @@ from .coding_frames import frame_agreement
 from .features import Gene
 from .genetic_code import GeneticCode
 from .orf_decoding import decode_orfs
-from .processing_genefinder import GeneFinderInputs
 from .self_training import CodingStatistics, refit_start_scorer
 from .strands import Strand, record_strands
-from .tokenization_gff import GFFTokenizer
 from .windows import shift_genes, window_starts
+
+if TYPE_CHECKING:  # generation's parts; network-free ORF decoding runs without them (and without transformers)
+    from .processing_genefinder import GeneFinderInputs
+    from .tokenization_gff import GFFTokenizer
 
 DECODINGS = ("auto", "orf", "generate")
 # nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~10 bytes per nt both strands) an annotator
@@ -167,7 +169,8 @@ class GeneFinderAnnotator:
     """Runs a trained model over a record: `annotate_record` -> `WindowPrediction`s (one per window when
     generating, one for the whole record with ORF decoding); `predict(dnas)` -> generated genes per window."""
 
-    def __init__(self, model, gff_tokenizer: GFFTokenizer, inputs: GeneFinderInputs, settings: AnnotationSettings):
+    def __init__(self, model, gff_tokenizer: GFFTokenizer | None, inputs: GeneFinderInputs | None,
+                 settings: AnnotationSettings):
         self.model, self.tok, self.inputs, self.settings = model.eval(), gff_tokenizer, inputs, settings
         self.decoding = self._resolve_decoding()
         self.hexamers: CodingStatistics | None = None  # the input's own coding statistics, once `self_train` ran
@@ -203,7 +206,8 @@ class GeneFinderAnnotator:
             self.start_scorer = refit_start_scorer(self.model.start_scorer, called(), self.settings.start_refit_l2)
 
     def _resolve_decoding(self) -> str:
-        has_parts = getattr(self.model, "coding_head", None) is not None and \
+        # read off the config, not the head itself: `network_free_model` loads the start scorer alone
+        has_parts = getattr(self.model.config, "coding_frame_loss_coef", 0) > 0 and \
             getattr(self.model, "start_scorer", None) is not None
         if self.settings.decoding == "auto":
             return "orf" if has_parts and not self.settings.introns else "generate"

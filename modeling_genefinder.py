@@ -232,9 +232,7 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         layers = getattr(config, "coding_head_layers", 0)
         self.coding_convs = CodingFrameConvolutions(config.d_model, layers) if layers else None
         # ORF decoding's start placement (config.start_site_context), fitted after training: start_site_training.py
-        context = getattr(config, "start_site_context", None)
-        self.start_scorer = StartSiteScorer(*context, getattr(config, "start_site_motifs", None) or (),
-                                            *(getattr(config, "start_site_detectors", None) or ())) if context else None
+        self.start_scorer = StartSiteScorer.from_config(config)
         self.gradient_checkpointing = False
         self.post_init()
 

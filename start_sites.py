@@ -79,6 +79,16 @@ class StartSiteScorer(nn.Module):
             self.detector_filter = nn.Conv1d(self.n_detectors, 1, kernel_size=self.width, bias=False)
             nn.init.zeros_(self.detector_filter.weight)  # starts as the linear filter alone
 
+    @classmethod
+    def from_config(cls, config) -> "StartSiteScorer | None":
+        """The scorer a model config describes (`start_site_context`, `start_site_motifs`, `start_site_detectors`,
+        as `genefinder fit-starts` writes them), freshly initialised; None for a model without one."""
+        context = getattr(config, "start_site_context", None)
+        if not context:
+            return None
+        return cls(*context, getattr(config, "start_site_motifs", None) or (),
+                   *(getattr(config, "start_site_detectors", None) or ()))
+
     @property
     def width(self) -> int:
         """nt the filters weigh: the codon and its context."""

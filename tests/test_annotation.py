@@ -131,6 +131,7 @@ def test_two_processes_give_byte_identical_output(tmp_path, tiny_model_dir):
 @pytest.mark.parametrize("setup, words", [
     (lambda d: (d / "model.safetensors").unlink(), "model folder is missing model.safetensors"),
     (lambda d: (d / "config.json").write_text('{"model_type": "bert"}'), "'bert' model, not a genefinder model"),
+    (lambda d: (d / "config.json").write_text('{\n"model_type": genefinder}'), "config.json:2: config.json is not JSON"),
 ])
 def test_bad_model_folders_get_one_line_errors(tmp_path, tiny_model_dir, setup, words):
     import shutil

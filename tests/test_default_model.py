@@ -45,3 +45,52 @@ def test_annotate_without_model_uses_the_default(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     genes, report = read_gff3(out)
     assert all(g.seqid == "Chromosome" and 1 <= g.start <= g.end <= 12_000 for g in genes)
+
+
+def test_network_free_load_annotates_as_the_whole_model_does(tmp_path):
+    """The default settings load the start scorer alone (network_free_model.py): same genes as the full model."""
+    from genefinder.annotate_cli import load_model
+    from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
+    from genefinder.configuration_genefinder import GeneFinderConfig
+    from genefinder.fasta import FastaFile
+    from genefinder.network_free_model import MODEL_TYPE, NetworkFreeModel
+
+    assert MODEL_TYPE == GeneFinderConfig.model_type
+    fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 30_000)
+    seq = FastaFile(fa).fetch("Chromosome", 0, 30_000)
+    genes = {}
+    for network_free in (False, True):
+        model, tok, inputs = load_model(None, "cpu", network_free)
+        assert isinstance(model, NetworkFreeModel) == network_free
+        annotator = GeneFinderAnnotator(model, tok, inputs, AnnotationSettings())
+        assert annotator.decoding == "orf"
+        annotator.self_train(lambda: [seq])
+        genes[network_free] = annotator.annotate_record("Chromosome", len(seq), lambda s, e: seq[s:e])[0].genes
+    assert len(genes[True]) > 10 and genes[True] == genes[False]
+
+
+def test_default_annotate_imports_no_network_code(tmp_path):
+    fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 6_000)
+    code = ("import sys; from genefinder.cli import main; status = main(['annotate', sys.argv[1], '-o', sys.argv[2]]); "
+            "print(status, [m for m in ('transformers', 'genefinder.modeling_genefinder') if m in sys.modules])")
+    res = subprocess.run([sys.executable, "-c", code, str(fa), str(tmp_path / "x.gff3")], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0 and res.stdout.strip().splitlines()[-1] == "0 []", res.stdout + res.stderr[-2000:]
+    # a setting that needs the network's head loads the whole model
+    res = subprocess.run([sys.executable, "-c", code.replace("sys.argv[2]]", "sys.argv[2], '--head-weight', '0.1']"),
+                          str(fa), str(tmp_path / "y.gff3")], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and "'genefinder.modeling_genefinder'" in res.stdout, res.stderr[-2000:]
+
+
+def test_damaged_weights_get_one_line_error_on_the_network_free_path(tmp_path):
+    import shutil
+
+    bad = tmp_path / "model"
+    shutil.copytree(FOLDER, bad, ignore=shutil.ignore_patterns("*.py"))
+    with open(bad / "model.safetensors", "r+b") as fh:
+        fh.truncate(4096)
+    fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 3_000)
+    res = subprocess.run([str(Path(sys.executable).parent / "genefinder"), "annotate", str(fa), "-o",
+                          str(tmp_path / "x.gff3"), "--model", str(bad)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2 and "cannot read the start scorer" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.gff3").exists()
