@@ -195,7 +195,7 @@ class GeneFinderAnnotator:
         def called():
             for seq in sequences():
                 strands = self.strands(seq)
-                yield strands, decode_orfs(seq, np.zeros((len(seq), 7), np.float32), self.start_logits(strands),
+                yield strands, decode_orfs(seq, None, self.start_logits(strands),
                                            first_pass, hexamers=self.hexamers, strands=strands)
 
         for _ in range(self.settings.self_training_rounds if self.settings.hexamer_weight else 0):
@@ -224,17 +224,21 @@ class GeneFinderAnnotator:
 
     @torch.no_grad()
     def coding_evidence(self, seq: str, progress: Callable[[int], None] | None = None,
-                        strands: tuple[Strand, Strand] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                        strands: tuple[Strand, Strand] | None = None
+                        ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         """What ORF decoding reads of a record: the coding-frame head's (n, 7) log-probabilities, each nucleotide
-        from the window where it sits most centrally, and the start scorer's logits per strand (5'->3'), on the
-        record's `strands` (default: `self.strands(seq)`)."""
+        from the window where it sits most centrally (None with `head_weight` 0: the network is not run at all),
+        and the start scorer's logits per strand (5'->3'), on the record's `strands` (default:
+        `self.strands(seq)`)."""
         n, half = len(seq), self.settings.overlap // 2
+        logits = self.start_logits(self.strands(seq) if strands is None else strands)
+        if not self.settings.head_weight:
+            if progress:
+                progress(n)
+            return None, logits
         device = next(self.model.parameters()).device
         logp = np.zeros((n, 7), dtype=np.float32)
-        # head_weight 0 (the network-free baseline) reads nothing of the head: the network is not run at all
-        plan = plan_windows(n, self.settings) if self.settings.head_weight else []
-        if progress and not plan:
-            progress(n)
+        plan = plan_windows(n, self.settings)
         read = 0  # nt of the record read so far, for `progress`
         for b in range(0, len(plan), self.settings.batch_size):
             chunk = plan[b:b + self.settings.batch_size]
@@ -248,7 +252,7 @@ class GeneFinderAnnotator:
             if progress:
                 progress(chunk[-1][0] + chunk[-1][1] - read)
             read = chunk[-1][0] + chunk[-1][1]
-        return logp, self.start_logits(self.strands(seq) if strands is None else strands)
+        return logp, logits
 
     def strands(self, seq: str) -> tuple[Strand, Strand]:
         """The record's two strands (`strands.record_strands`), kept from the first pass over it to the last, as

@@ -90,17 +90,20 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return logits - log_z
 
 
-def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.ndarray],
+def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str, np.ndarray],
                 settings, seqid: str = "", hexamers: CodingStatistics | None = None,
                 strands: tuple[Strand, Strand] | None = None) -> list[Gene]:
     """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
     logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
-    of its reverse complement), under `settings` (an `AnnotationSettings`); `hexamers`, the input genome's own
+    of its reverse complement), under `settings` (an `AnnotationSettings`); `coding_logp` None, network-free
+    decoding (`settings.head_weight` 0), reads no head at all; `hexamers`, the input genome's own
     coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF.
     `strands`, the record's `strands.record_strands` under the settings' code and minimum length, reuses what
     an earlier pass over it read (its ORFs, its hexamers)."""
     n, code = len(seq), GeneticCode(settings.genetic_code)
-    if coding_logp.shape != (n, 7):
+    if coding_logp is None and settings.head_weight:
+        raise ValueError("a head weight needs the coding-frame head's log-probabilities")
+    if coding_logp is not None and coding_logp.shape != (n, 7):
         raise ValueError(f"coding log-probabilities of shape {coding_logp.shape} for a sequence of {n} nt")
     if strands is None:
         strands = record_strands(seq, code, settings.min_cds_length)
@@ -114,7 +117,6 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
         typical = float(at_starts.mean()) if len(at_starts) else 0.0
     upstream = settings.length_prior if settings.upstream_prior is None else settings.upstream_prior
     for strand, s in zip("+-", strands):
-        logp = strand_view(coding_logp, strand)
         a, e = s.orfs
         logits = start_logits[strand][a]
         sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
@@ -122,7 +124,7 @@ def decode_orfs(seq: str, coding_logp: np.ndarray, start_logits: dict[str, np.nd
         if settings.start_evidence:
             sc = sc + settings.start_evidence * (logits - typical)
         if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
-            sc = sc + settings.head_weight * coding_scores(logp, a, e)
+            sc = sc + settings.head_weight * coding_scores(strand_view(coding_logp, strand), a, e)
         if hexamers is not None and settings.hexamer_weight:
             sc = sc + settings.hexamer_weight * hexamers.orf_scores(s.hexamers, a, e)
         keep = sc > 0

@@ -89,5 +89,9 @@ def test_a_head_that_reads_nothing_as_coding_calls_no_gene_unless_the_length_pri
     # without the head (the network-free baseline) the 306-nt ORF is worth 0.3 x 306 > 80 nats
     genes = decode_orfs(seq, logp, flat, AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80))
     assert [(g.strand, g.start, g.end) for g in genes] == [("+", 1, 306)]
+    # network-free decoding need not be handed a head's reading at all
+    assert decode_orfs(seq, None, flat, AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80)) == genes
+    with pytest.raises(ValueError, match="needs the coding-frame head"):
+        decode_orfs(seq, None, flat, AnnotationSettings(head_weight=1))
     with pytest.raises(ValueError, match="shape"):
         decode_orfs(seq, logp[:10], {"+": np.zeros(10), "-": np.zeros(10)}, AnnotationSettings())
