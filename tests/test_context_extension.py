@@ -15,7 +15,7 @@ from genefinder.processing_encoder import EncoderInputs
 from real_data import genome
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "context_extension"))
-from downstream import load_with_rope, score_windows  # noqa: E402
+from downstream import load_with_rope, network_free_reference, score_windows, score_windows_orf  # noqa: E402
 from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
 from methods import METHODS, longrope_factors, rope_parameters  # noqa: E402
 
@@ -91,6 +91,30 @@ def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp
     assert list(scores) == ["512", "1024"]
     for s in scores.values():
         assert s["reference"] >= 1 and 0 <= s["gene_f1"] <= 1 and 0 <= s["stop_f1"] <= 1 and s["seconds"] >= 0
+
+
+def test_orf_downstream_reads_the_head_over_each_window_and_scores_its_accuracy(tmp_path):
+    """ORF decoding with a gene finder's coding-frame head (and a start scorer) at W and 2W under a method: gene
+    scores per window, the head's accuracy per nucleotide against the region's reference frames, and the
+    encoder-free reference row."""
+    from genefinder.configuration_genefinder import GeneFinderConfig
+    from genefinder.evaluation import Region
+    from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+    from genefinder.region_annotation import GenomeRegion
+
+    torch.manual_seed(0)
+    config = GeneFinderConfig(encoder_config=TINY | {"max_position_embeddings": 512}, d_model=32, decoder_layers=1,
+                              decoder_attention_heads=2, decoder_ffn_dim=64, coding_frame_loss_coef=1.0,
+                              start_site_context=[10, 5], start_site_motifs=[])
+    GeneFinderForConditionalGeneration(config).save_pretrained(tmp_path)
+    fasta, gff = genome("ecoli_k12_mg1655")
+    heldout = GenomeRegion(fasta, gff, Region("NC_000913.3", 4_200_001, 4_206_000))
+    scores = score_windows_orf(tmp_path, rope_parameters("ntk", 16.0, 512, 10_000.0, n_freq=8), heldout, 512, [1, 2])
+    assert list(scores) == ["512", "1024"]
+    for s in scores.values():
+        assert s["reference"] >= 3 and 0 <= s["gene_f1"] <= 1 and 0 < s["frame_accuracy"] < 1
+    reference = network_free_reference(tmp_path, heldout)
+    assert reference["reference"] == scores["512"]["reference"] and "frame_accuracy" not in reference
 
 
 def test_a_region_beyond_its_record_is_a_one_line_error():

@@ -17,7 +17,10 @@ Stages (each writes under --work and is skipped when its output exists):
              --finetune-steps steps (the same budget for every method), then scored like stage 4.
 6. downstream a gene finder (`train.py` seq2seq, --genefinder-config: the base encoder + a small decoder, window
              W = L) annotates a test-block region (--downstream-region) with windows W..16W under every method,
-             zero-shot; gene-level and stop-exact F1 by `evaluation.evaluate` (downstream.py).
+             zero-shot; gene-level and stop-exact F1 by `evaluation.evaluate` (downstream.py). Then the same
+             gene finder by ORF decoding: its coding-frame head read over windows W..16W, with a start scorer
+             fitted to it (`genefinder fit-starts` on the training genomes' train blocks), and the head's own
+             per-nucleotide accuracy on the region.
 7. report    docs/context_extension.md (tables, the 5% target, the commands) and docs/context_extension*.png.
 
 Every method is only a `rope_parameters` dict (methods.py), the same config option users set for training.
@@ -38,7 +41,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from downstream import score_windows  # noqa: E402
+from downstream import network_free_reference, score_windows, score_windows_orf  # noqa: E402
 from heldout_mlm import HeldoutSet, draw_heldout_set, masked, score  # noqa: E402
 from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
 from report import write_report  # noqa: E402
@@ -85,6 +88,16 @@ def train(args, run_dir: Path, dataset: Path, extra: list[str], steps: int, conf
            "--cpu_threads", str(args.threads), *extra]
     sh(cmd + (["--resume"] if done is not None else []))
     return last_checkpoint(run_dir)
+
+
+def fit_starts(checkpoint: Path, out: Path) -> Path:
+    """`genefinder fit-starts` of `checkpoint` on the training genomes (their train blocks) into `out`, unless there."""
+    if not out.is_dir():
+        cmd = [str(ROOT / ".venv/bin/genefinder"), "fit-starts", str(checkpoint), "--out", str(out)]
+        for name in TRAIN_GENOMES:
+            cmd += ["--fasta", str(DATA / name / "genome.fna.gz"), "--gff", str(DATA / name / "annotation.gff3.gz")]
+        sh(cmd)
+    return out
 
 
 def load_mlm(checkpoint: Path, rope: dict) -> GeneFinderForMaskedLM:
@@ -212,14 +225,20 @@ def main(argv: list[str] | None = None) -> int:
         results["downstream_meta"] = {
             "config": os.path.relpath(args.genefinder_config, ROOT), "checkpoint": os.path.relpath(finder, ROOT),
             "state": json.loads((finder / "trainer_state.json").read_text()), "region": args.downstream_region}
-        down = results.setdefault("downstream", {})
-        for method in args.methods:
-            if method in down:
-                continue
-            rope = rope_parameters(method, factor, trained, theta, n_freq, best_shape)
-            down[method] = score_windows(finder, rope, heldout_region, trained, args.multiples)
-            print(method, "downstream", {k: round(v["gene_f1"], 3) for k, v in down[method].items()}, flush=True)
-            save()
+        with_starts = fit_starts(finder, args.work / "genefinder-starts")
+        results["downstream_orf_meta"] = {"checkpoint": os.path.relpath(with_starts, ROOT)}
+        results["downstream_orf_reference"] = network_free_reference(with_starts, heldout_region)
+        for key, scorer, checkpoint in (("downstream", score_windows, finder),
+                                        ("downstream_orf", score_windows_orf, with_starts)):
+            down = results.setdefault(key, {})
+            for method in args.methods:
+                if method in down:
+                    continue
+                rope = rope_parameters(method, factor, trained, theta, n_freq, best_shape)
+                down[method] = scorer(checkpoint, rope, heldout_region, trained, args.multiples)
+                print(method, key, {k: (round(v["gene_f1"], 3), round(v.get("frame_accuracy", 0.0), 3))
+                                    for k, v in down[method].items()}, flush=True)
+                save()
 
     results["meta"]["study_seconds_this_call"] = round(time.perf_counter() - t0, 1)
     save()
