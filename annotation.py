@@ -232,12 +232,13 @@ class GeneFinderAnnotator:
         from the window where it sits most centrally (None with `head_weight` 0: the network is not run at all),
         and the start scorer's logits per strand (5'->3'), on the record's `strands` (default:
         `self.strands(seq)`)."""
-        n, half = len(seq), self.settings.overlap // 2
+        n = len(seq)
         logits = self.start_logits(self.strands(seq) if strands is None else strands)
         if not self.settings.head_weight:
             if progress:
                 progress(n)
             return None, logits
+        half = self.settings.overlap // 2
         device = next(self.model.parameters()).device
         logp = np.zeros((n, 7), dtype=np.float32)
         plan = plan_windows(n, self.settings)

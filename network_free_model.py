@@ -32,19 +32,20 @@ def decodes_network_free(config: dict) -> bool:
 class NetworkFreeModel(nn.Module):
     """A model folder's config (attribute access, as on a `GeneFinderConfig`) and fitted start scorer."""
 
-    def __init__(self, config: dict, start_scorer: StartSiteScorer):
+    def __init__(self, config: SimpleNamespace, start_scorer: StartSiteScorer):
         super().__init__()
-        self.config = SimpleNamespace(**config)
+        self.config = config
         self.start_scorer = start_scorer
 
     @classmethod
     def from_folder(cls, path: str, config: dict) -> "NetworkFreeModel":
         """The start scorer of the model folder `path`, whose config.json reads `config` (`decodes_network_free`)."""
-        scorer = StartSiteScorer.from_config(SimpleNamespace(**config))
+        namespace = SimpleNamespace(**config)
+        scorer = StartSiteScorer.from_config(namespace)
         with safe_open(os.path.join(path, "model.safetensors"), framework="pt") as weights:
             state = {k[len(PREFIX):]: weights.get_tensor(k) for k in weights.keys() if k.startswith(PREFIX)}
         scorer.load_state_dict(state)  # strict: a missing or misshapen tensor is an error, never a blank scorer
-        return cls(config, scorer)
+        return cls(namespace, scorer)
 
 
 def read_config(path: str) -> dict:

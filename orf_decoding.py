@@ -12,7 +12,9 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
    most downstream start count `upstream_prior` each instead: `length_scores`), + `start_weight` x log P(this
    start | its ORF) under
    the start scorer (a softmax over the ORF's start codons: what the scorer is fitted to, and <= 0, so it places
-   the start without making genes likelier), + `hexamer_weight` x the sum of its in-frame hexamers' log-odds
+   the start without making genes likelier), + `start_evidence` x its start's logit above the record's average
+   start codon's (what does make a gene likelier: a strong ribosome binding site, as Prodigal's start score
+   counts towards calling), + `hexamer_weight` x the sum of its in-frame hexamers' log-odds
    under the input genome's own coding statistics (`self_training.py`: fitted on the input before decoding it,
    as Prodigal trains on its input), - `gene_bias` (the evidence a gene must add to be called).
    `head_weight` 0 leaves the network out: the ORF-structure baseline the head has to beat;
@@ -21,8 +23,9 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
    overlap, so each stop gets at most one start.
 
 The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `upstream_prior`, `start_weight`,
-`hexamer_weight`, `gene_bias`, `max_overlap`) are `annotation.AnnotationSettings` fields; the five weights are chosen on validation DNA
-(`benchmarks/orf_decoding_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
+`start_evidence`, `hexamer_weight`, `gene_bias`, `max_overlap`) are `annotation.AnnotationSettings` fields; the
+weights are chosen on validation DNA (`benchmarks/orf_decoding_sweep.py`) and, with the start refit, leaving each
+training genome out (`benchmarks/start_refit_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
 generation.
 
 This module is Hub remote code: numpy and siblings only.

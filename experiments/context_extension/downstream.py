@@ -38,9 +38,9 @@ from genefinder.windows import GeneIndex, genes_in_window, shift_genes
 
 # ORF decoding's weights when the coding-frame head is its only learned coding evidence: the best head-only row of
 # the default model's validation sweep (docs/orf_decoding_sweep.md: head 0.1, length prior 0.3, start weight 32,
-# gene bias 80, no hexamers), not re-chosen for this smaller model
+# gene bias 80, no start evidence, no hexamers), not re-chosen for this smaller model
 ORF_SETTINGS = dict(decoding="orf", head_weight=0.1, length_prior=0.3, start_weight=32.0, gene_bias=80.0,
-                    hexamer_weight=0.0, refit_starts=False)
+                    start_evidence=0.0, hexamer_weight=0.0, refit_starts=False)
 
 
 def load_with_rope(checkpoint: Path, rope: dict):

@@ -159,7 +159,7 @@ def _downstream_section(results: dict, docs: Path) -> list[str]:
     ]
 
 
-def first_ref_genes(down: dict, windows: list[str]) -> int:
+def _reference_genes(down: dict, windows: list[str]) -> int:
     """Reference genes wholly inside the downstream region (the same in every cell)."""
     return next(iter(down.values()))[windows[0]]["reference"]
 
@@ -190,8 +190,8 @@ def _orf_section(results: dict, docs: Path) -> list[str]:
                "and its accuracy per nucleotide is the measure that can.")
     else:
         use = (f"At W the head adds {min(gain.values()):+.3f} to {max(gain.values()):+.3f} gene F1 over no encoder "
-               f"({first_ref_genes(down, windows)} reference genes: one gene moves F1 by about "
-               f"{1 / first_ref_genes(down, windows):.3f}).")
+               f"({_reference_genes(down, windows)} reference genes: one gene moves F1 by about "
+               f"{1 / _reference_genes(down, windows):.3f}).")
     return [
         "", "### The same gene finder by ORF decoding", "",
         "Generation needs whole genes in a window; ORF decoding (`--decoding orf`) needs only the coding-frame "
