@@ -90,7 +90,9 @@ def run_annotation(args) -> None:
                                       head_weight=args.head_weight, length_prior=args.length_prior,
                                       upstream_prior=args.upstream_prior, start_evidence=args.start_evidence,
                                       start_weight=args.start_weight, gene_bias=args.gene_bias,
-                                      hexamer_weight=args.hexamer_weight,
+                                      hexamer_weight=args.hexamer_weight, max_overlap=args.max_overlap,
+                                      max_convergent_overlap=args.max_convergent_overlap,
+                                      max_divergent_overlap=args.max_divergent_overlap,
                                       self_training_rounds=args.self_training_rounds,
                                       self_training_min_length=args.self_training_min_length,
                                       refit_starts=not args.no_refit_starts,
@@ -223,6 +225,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-evidence", type=float, default=AnnotationSettings.start_evidence,
                         help="ORF decoding: weight of a start's logit above the record's average start codon's, "
                              f"added to its gene's score (default {AnnotationSettings.start_evidence:g})")
+    parser.add_argument("--max-overlap", type=int, default=AnnotationSettings.max_overlap,
+                        help="ORF decoding: nt a gene may share with the one before it on the same strand "
+                             f"(default {AnnotationSettings.max_overlap})")
+    for ends in ("convergent", "divergent"):
+        default = getattr(AnnotationSettings, f"max_{ends}_overlap")
+        parser.add_argument(f"--max-{ends}-overlap", type=int, default=default,
+                            help=f"ORF decoding: nt a gene may share with the one before it on the other strand where "
+                                 f"their {'3' if ends == 'convergent' else '5'}' ends meet (default "
+                                 f"{'--max-overlap' if default is None else default})")
     parser.add_argument("--self-training-rounds", type=int, default=AnnotationSettings.self_training_rounds,
                         help="ORF decoding: network-free passes over the input that fit its hexamer statistics "
                              f"(default {AnnotationSettings.self_training_rounds})")

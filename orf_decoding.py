@@ -18,13 +18,15 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
    under the input genome's own coding statistics (`self_training.py`: fitted on the input before decoding it,
    as Prodigal trains on its input), - `gene_bias` (the evidence a gene must add to be called).
    `head_weight` 0 leaves the network out: the ORF-structure baseline the head has to beat;
-3. selection: the highest-scoring set of candidates in which each overlaps the one before it by at most
-   `max_overlap` nt (weighted interval scheduling, one pass over the candidates sorted by end). Two starts of one ORF always
-   overlap, so each stop gets at most one start.
+3. selection: the highest-scoring set of candidates in which each starts and ends after the one before it and
+   overlaps it by at most `max_overlap` nt on the same strand, `max_convergent_overlap` where their 3' ends meet
+   on opposite strands (-> <-) and `max_divergent_overlap` where their 5' ends meet (<- ->), as Prodigal bounds
+   them (weighted interval scheduling, one pass over the candidates sorted by end). Two starts of one ORF never
+   both come out: one lies inside the other.
 
 The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `upstream_prior`, `start_weight`,
-`start_evidence`, `hexamer_weight`, `gene_bias`, `max_overlap`) are `annotation.AnnotationSettings` fields; the
-weights are chosen on validation DNA (`benchmarks/orf_decoding_sweep.py`) and, with the start refit, leaving each
+`start_evidence`, `hexamer_weight`, `gene_bias`, `max_overlap`, `max_convergent_overlap`, `max_divergent_overlap`)
+are `annotation.AnnotationSettings` fields; the weights are chosen on validation DNA (`benchmarks/orf_decoding_sweep.py`) and, with the start refit, leaving each
 training genome out (`benchmarks/start_refit_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
 generation.
 
@@ -137,30 +139,53 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
         score.append(sc)
         strand_of += [strand] * len(a)
     lo, hi, score = np.concatenate(lo), np.concatenate(hi), np.concatenate(score)
-    chosen = _best_compatible_set(lo, hi, score, settings.max_overlap)
+    chosen = _best_compatible_set(lo, hi, score, overlap_limits(settings), np.array(strand_of) == "+")
     genes = [Gene(strand_of[i], (Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),)),), seqid=seqid,
                   score=round(float(score[i]), 1)) for i in chosen]
     return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
 
 
-def _best_compatible_set(lo: np.ndarray, hi: np.ndarray, score: np.ndarray, max_overlap: int) -> list[int]:
+def overlap_limits(settings) -> tuple[int, int, int]:
+    """(same strand, convergent, divergent): the nt a called gene may share with the one before it when both
+    lie on one strand, when their 3' ends meet (-> <-) and when their 5' ends meet (<- ->); `settings`'
+    `max_overlap`, and the other two where set (None: `max_overlap` too)."""
+    same = settings.max_overlap
+    convergent = same if settings.max_convergent_overlap is None else settings.max_convergent_overlap
+    divergent = same if settings.max_divergent_overlap is None else settings.max_divergent_overlap
+    return same, convergent, divergent
+
+
+def _best_compatible_set(lo: np.ndarray, hi: np.ndarray, score: np.ndarray, limits: tuple[int, int, int],
+                         plus: np.ndarray | None = None) -> list[int]:
     """Indices of the max-total-score set of intervals [lo, hi] in which each overlaps the one before it by at
-    most `max_overlap` nt (weighted interval scheduling, O(k log k))."""
+    most the `limits` (`overlap_limits`) its and its predecessor's strands allow (`plus`: True on '+'; None,
+    all on '+'), and starts and ends after it (no gene inside another). Weighted interval scheduling sorted by
+    end: the best set ending before a candidate's start is a running maximum, and only the few candidates ending
+    inside its first max(limits) nt are compared one by one."""
+    k = len(hi)
+    plus = np.ones(k, dtype=bool) if plus is None else np.asarray(plus, dtype=bool)
     order = np.lexsort((lo, hi))
-    lo, hi, score = lo[order], hi[order], score[order]
-    # the candidates (sorted by end) that may precede candidate j: those ending before lo[j] + max_overlap
-    before = np.minimum(np.searchsorted(hi, lo + max_overlap - 1, side="right"), np.arange(len(hi)))
-    best = np.zeros(len(hi) + 1)
-    took = np.zeros(len(hi), dtype=bool)
-    for j in range(len(hi)):
-        with_j = best[before[j]] + score[j]
-        took[j] = with_j > best[j]
-        best[j + 1] = with_j if took[j] else best[j]
-    chosen, j = [], len(hi)
-    while j > 0:
-        if took[j - 1]:
-            chosen.append(int(order[j - 1]))
-            j = before[j - 1]
+    lo, hi, score, plus = lo[order].tolist(), hi[order], score[order].tolist(), plus[order].tolist()
+    same, convergent, divergent = limits
+    clear = np.searchsorted(hi, lo, side="left").tolist()  # candidates that end before j starts: no overlap
+    reach = np.minimum(np.searchsorted(hi, np.add(lo, max(limits) - 1), side="right"), np.arange(k)).tolist()
+    hi = hi.tolist()
+    ending = [0.0] * k  # best total of a set whose last candidate is j
+    back = [-1] * k  # that set's candidate before j
+    prefix, prefix_at = [0.0] * (k + 1), [-1] * (k + 1)  # best total among the first m candidates, and its last
+    for j in range(k):
+        best, at = prefix[clear[j]], prefix_at[clear[j]]
+        for i in range(clear[j], reach[j]):
+            limit = same if plus[i] == plus[j] else convergent if plus[i] else divergent
+            if hi[i] - lo[j] + 1 <= limit and lo[i] < lo[j] and hi[i] < hi[j] and ending[i] > best:
+                best, at = ending[i], i
+        ending[j], back[j] = best + score[j], at
+        if ending[j] > prefix[j]:
+            prefix[j + 1], prefix_at[j + 1] = ending[j], j
         else:
-            j -= 1
+            prefix[j + 1], prefix_at[j + 1] = prefix[j], prefix_at[j]
+    chosen, j = [], prefix_at[k]
+    while j >= 0:
+        chosen.append(int(order[j]))
+        j = back[j]
     return chosen[::-1]

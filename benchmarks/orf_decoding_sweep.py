@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run
+from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line
 
 from genefinder.annotate_cli import load_model
 from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
@@ -135,7 +135,8 @@ def sweep(args, argv: list[str] | None) -> int:
                  f"{time.perf_counter() - t0:.0f} s.", ""]
     return report("orf_decoding_sweep.py", "Choosing ORF decoding's weights on validation DNA", args, argv,
                   f"windows of {window:,} nt, overlap {overlap:,}; reading the regions (encoder, coding-frame head, "
-                  f"start scorer) and fitting the hexamer statistics (on each {args.fit_on}) took {read_s:.0f} s.",
+                  f"start scorer) and fitting the hexamer statistics (on each {args.fit_on}) took {read_s:.0f} s; "
+                  f"where the grid does not set them, {settings_line(base, ORF_SETTINGS)}.",
                   [s["gene"].n_ref for s in scores], rows)
 
 

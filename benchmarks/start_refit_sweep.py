@@ -12,7 +12,7 @@ block, without the refit and with it at each setting of the grid. The row "model
 scorer, which saw the genome.
 `--regions` with whole chromosomes scores ~10x more genes than the validation blocks (the left-out scorer saw
 none of them): the comparison of scorer shapes in docs/start_refit_whole_genomes*.md.
-All other settings are the defaults (docs/orf_decoding_sweep.md).
+All other settings are the defaults of the code that ran it (docs/orf_decoding_sweep.md); the report lists them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from dataclasses import replace
 
 import numpy as np
-from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run
+from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line
 
 from genefinder.annotate_cli import load_model
 from genefinder.annotation import AnnotationSettings
@@ -50,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gene-biases", nargs="+", type=float, default=[AnnotationSettings.gene_bias],
                    help="gene_bias values to try with each length prior (a lower prior calls fewer short genes "
                         "unless the bias comes down with it)")
+    p.add_argument("--convergent-overlaps", nargs="+", type=int, default=[AnnotationSettings.max_convergent_overlap],
+                   help="max_convergent_overlap values to try with each gene bias (nt two genes on opposite strands "
+                        "may share where their 3' ends meet)")
+    p.add_argument("--divergent-overlaps", nargs="+", type=int, default=[AnnotationSettings.max_divergent_overlap],
+                   help="max_divergent_overlap values to try with each convergent one (where their 5' ends meet)")
     args = p.parse_args(argv)
     return run("start_refit_sweep", args, lambda: sweep(args, argv))
 
@@ -74,17 +79,20 @@ def refit_trials(args, base: AnnotationSettings) -> list[tuple[str, str, Annotat
     """(row name, "out", settings) for each point of the refit grid: the product of every swept setting, each
     named in the row when it takes more than one value (an upstream prior when it is given at all)."""
     out = []
-    for rounds, l2, prior, up, bias, evidence in itertools.product(
+    for rounds, l2, prior, up, bias, evidence, convergent, divergent in itertools.product(
             args.rounds, args.l2, args.length_priors, args.upstream_priors or [None], args.gene_biases,
-            args.start_evidence):
+            args.start_evidence, args.convergent_overlaps, args.divergent_overlaps):
         name = f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else "")
         name += f", length prior {prior:g}" if len(args.length_priors) > 1 else ""
         name += f", upstream prior {up:g}" if up is not None else ""
         name += f", gene bias {bias:g}" if len(args.gene_biases) > 1 else ""
         name += f", start evidence {evidence:g}" if len(args.start_evidence) > 1 else ""
+        name += f", convergent overlap {convergent}" if len(args.convergent_overlaps) > 1 else ""
+        name += f", divergent overlap {divergent}" if len(args.divergent_overlaps) > 1 else ""
         out.append((name, "out", replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds,
                                          length_prior=prior, upstream_prior=prior if up is None else up,
-                                         gene_bias=bias, start_evidence=evidence)))
+                                         gene_bias=bias, start_evidence=evidence,
+                                         max_convergent_overlap=convergent, max_divergent_overlap=divergent)))
     return out
 
 
@@ -119,7 +127,8 @@ def sweep(args, argv: list[str] | None) -> int:
             "rows score DNA their scorer never saw whatever the regions; the model's scorer saw the train blocks.", "",
             *header, *rows, ""]
     return report("start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
-                  argv, f"default settings otherwise; scorers of {up} nt up / {down} nt down, Shine-Dalgarno tracks "
+                  argv, f"where a row does not say otherwise, {settings_line(base, ORF_SETTINGS)}; scorers of {up} "
+                  f"nt up / {down} nt down, Shine-Dalgarno tracks "
                   f"{motifs or 'none'}, motif detectors [number, width] {detectors or 'none'}.", n_ref, body)
 
 

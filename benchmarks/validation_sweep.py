@@ -27,6 +27,18 @@ VALIDATION_REGIONS = [ECOLI_VALIDATION, "saureus_502a:Chromosome:2211760-2488229
                       "ccrescentus_cb15:Chromosome:3213559-3615252"]
 
 
+# the AnnotationSettings fields ORF decoding and its self-training read, for a report to say what it ran with
+ORF_SETTINGS = ("min_cds_length", "length_prior", "upstream_prior", "start_weight", "start_evidence", "hexamer_weight",
+                "gene_bias", "max_overlap", "max_convergent_overlap", "max_divergent_overlap", "self_training_rounds",
+                "self_training_min_length", "refit_starts", "start_refit_l2", "start_refit_rounds")
+
+
+def settings_line(settings, names: tuple[str, ...]) -> str:
+    """`name value, ...` of `settings`' fields `names`: a report names the settings it ran with, so that it reads the
+    same once the defaults move on."""
+    return "settings " + ", ".join(f"{n} {getattr(settings, n)}" for n in names)
+
+
 def parser(doc: str, regions: list[str]) -> argparse.ArgumentParser:
     """--model, --regions (default `regions`), --threads, --out-md; the script adds its own grid."""
     p = argparse.ArgumentParser(description=doc.split("\n")[0])

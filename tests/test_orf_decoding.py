@@ -10,7 +10,8 @@ from genefinder.evaluation import evaluate
 from genefinder.fasta import FastaFile
 from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
-from genefinder.orf_decoding import _best_compatible_set, decode_orfs, length_scores, start_log_probs
+from genefinder.orf_decoding import (_best_compatible_set, decode_orfs, length_scores, overlap_limits,
+                                     start_log_probs)
 from genefinder.orfs import open_reading_frames
 from genefinder.windows import reverse_complement, reverse_complement_genes
 from real_data import write_slice
@@ -48,9 +49,24 @@ def test_length_scores_weigh_the_shortest_candidate_and_the_upstream_extension_a
 def test_selection_is_the_best_total_with_bounded_overlaps():
     lo, hi = np.array([1, 90, 50, 300]), np.array([120, 200, 250, 400])
     # 1-120 and 90-200 share 31 nt: allowed with max_overlap 60, not with 20; 50-250 overlaps 1-120 by 71 nt
-    assert _best_compatible_set(lo, hi, np.array([5.0, 5.0, 9.0, 1.0]), 60) == [0, 1, 3]
-    assert _best_compatible_set(lo, hi, np.array([5.0, 5.0, 9.0, 1.0]), 20) == [2, 3]
-    assert _best_compatible_set(lo, hi, np.array([5.0, 5.0, 11.0, 1.0]), 60) == [2, 3]
+    assert _best_compatible_set(lo, hi, np.array([5.0, 5.0, 9.0, 1.0]), (60, 60, 60)) == [0, 1, 3]
+    assert _best_compatible_set(lo, hi, np.array([5.0, 5.0, 9.0, 1.0]), (20, 20, 20)) == [2, 3]
+    assert _best_compatible_set(lo, hi, np.array([5.0, 5.0, 11.0, 1.0]), (60, 60, 60)) == [2, 3]
+
+
+def test_overlap_limits_depend_on_which_ends_meet():
+    # 1-300 then 201-500: 100 nt shared; 1-300 then 250-280 lies inside it
+    lo, hi, score = np.array([1, 201, 250]), np.array([300, 500, 280]), np.array([5.0, 6.0, 50.0])
+    same, tails, heads = np.array([True, True, True]), np.array([True, False, True]), np.array([False, True, False])
+    limits = (60, 150, 0)  # same strand 60, 3' ends (-> <-) 150, 5' ends (<- ->) none
+    assert _best_compatible_set(lo[:2], hi[:2], score[:2], limits, same[:2]) == [1]
+    assert _best_compatible_set(lo[:2], hi[:2], score[:2], limits, tails[:2]) == [0, 1]
+    assert _best_compatible_set(lo[:2], hi[:2], score[:2], limits, heads[:2]) == [1]
+    # a gene inside another is never called with it, however much overlap the limits allow
+    assert _best_compatible_set(lo, hi, score, (1000, 1000, 1000), same) == [2]
+    assert _best_compatible_set(lo[:0], hi[:0], score[:0], limits) == []
+    settings = AnnotationSettings(max_overlap=60, max_divergent_overlap=0)
+    assert overlap_limits(settings) == (60, 60, 0)
 
 
 def oracle_head(genes, n):
