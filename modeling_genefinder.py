@@ -260,9 +260,12 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
     def forward(self, input_ids=None, attention_mask=None, nucleotide_ids=None, nucleotide_to_token=None,
                 nucleotide_offset=None, decoder_input_ids=None, decoder_attention_mask=None, encoder_outputs=None,
                 past_key_values: Cache | None = None, labels=None, use_cache=None, coding_labels=None,
-                **kwargs) -> GeneFinderSeq2SeqOutput:
+                cache: Cache | None = None, **kwargs) -> GeneFinderSeq2SeqOutput:
         """`coding_labels` (B, N): coding_frames classes per nucleotide, -100 ignored; with a coding head they add
-        `config.coding_frame_loss_coef` x their cross-entropy to the loss (training only; generation skips it)."""
+        `config.coding_frame_loss_coef` x their cross-entropy to the loss (training only; generation skips it).
+        `cache` is `past_key_values` under the name transformers >= 5.24 passes it by (generation would otherwise
+        start a fresh cache at every step and see only the newest token)."""
+        past_key_values = cache if past_key_values is None else past_key_values
         if encoder_outputs is None:
             encoder_outputs = self.encoder(input_ids, attention_mask, nucleotide_ids, nucleotide_to_token,
                                            nucleotide_offset)
