@@ -191,17 +191,21 @@ class StartSiteScorer(nn.Module):
                                    for i in range(0, len(seq), chunk)])
         return detected[at]
 
-    def linear_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 15, codes: np.ndarray | None = None
+    def linear_at(self, seq: str, at: np.ndarray, chunk: int = 1 << 18, codes: np.ndarray | None = None
                   ) -> np.ndarray:
         """float32 linear-filter part of the logits at the positions `at`, by (code, offset) table lookup (see
         `score`); `codes`, the `input_codes` of `seq`, when already at hand."""
         weight, at = self.filter.weight[0].detach().float().cpu().numpy(), np.asarray(at, dtype=np.int64)
-        table = self.channel_table() @ weight  # (codes, width): each code's contribution at each offset
+        # (width, codes): each code's contribution at each offset, one contiguous row per offset
+        table = np.ascontiguousarray((self.channel_table() @ weight).T)
         codes = self.input_codes(seq) if codes is None else codes
         codes = np.pad(codes, (self.upstream, self.width), constant_values=4)  # beyond the ends: nothing
-        offsets = np.arange(self.width)
-        out = [table[codes[at[i:i + chunk, None] + offsets], offsets].sum(1) for i in range(0, len(at), chunk)]
-        return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
+        out = np.zeros(len(at), np.float32)
+        for i in range(0, len(at), chunk):  # offset by offset: no (positions, width) index array
+            part = at[i:i + chunk]
+            for offset, row in enumerate(table):
+                out[i:i + chunk] += row[codes[part + offset]]
+        return out
 
 
 @dataclass
