@@ -90,7 +90,8 @@ def run_annotation(args) -> None:
                                       head_weight=args.head_weight, length_prior=args.length_prior,
                                       upstream_prior=args.upstream_prior, start_evidence=args.start_evidence,
                                       start_weight=args.start_weight, gene_bias=args.gene_bias,
-                                      hexamer_weight=args.hexamer_weight, max_overlap=args.max_overlap,
+                                      hexamer_weight=args.hexamer_weight, closed_ends=args.closed_ends, edge_start_logit=args.edge_start_logit,
+                                      max_overlap=args.max_overlap,
                                       max_convergent_overlap=args.max_convergent_overlap,
                                       max_divergent_overlap=args.max_divergent_overlap,
                                       self_training_rounds=args.self_training_rounds,
@@ -225,6 +226,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-evidence", type=float, default=AnnotationSettings.start_evidence,
                         help="ORF decoding: weight of a start's logit above the record's average start codon's, "
                              f"added to its gene's score (default {AnnotationSettings.start_evidence:g})")
+    parser.add_argument("--closed-ends", action="store_true",
+                        help="ORF decoding: call no gene that runs off a record's end (by default such genes are "
+                             "called and marked partial, as at the edges of a draft assembly's contigs)")
+    parser.add_argument("--edge-start-logit", type=float, default=AnnotationSettings.edge_start_logit,
+                        help="ORF decoding: the start scorer's logit for a start beyond a record's 5' end, above the "
+                             f"record's average start codon's (default {AnnotationSettings.edge_start_logit:g})")
     parser.add_argument("--max-overlap", type=int, default=AnnotationSettings.max_overlap,
                         help="ORF decoding: nt a gene may share with the one before it on the same strand "
                              f"(default {AnnotationSettings.max_overlap})")

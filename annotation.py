@@ -97,6 +97,15 @@ class AnnotationSettings:
     start_evidence: float = 3.0
     start_weight: float = 16.0  # weight of log P(start | ORF) under the start scorer
     gene_bias: float = 55.0  # nats of evidence a gene must add to be called
+    # ORF decoding: call no gene that a record's ends cut (Prodigal's -c). By default a gene may run off either
+    # end, as genes do at a contig's edges in a draft assembly, and comes out marked partial
+    closed_ends: bool = False
+    # the logit of a start beyond a record's 5' end, above the record's average start codon's (it has no DNA to
+    # read): how likely a gene the end cuts is, against the ORF's own start codons. On the training genomes cut
+    # into 10 kb contigs, 0 / 2 / 4 / 6 / 8 / 12 / 16 gave mean gene F1 0.802 / 0.822 / 0.831 / 0.835 / 0.834 /
+    # 0.834 / 0.833 (docs/edge_start_sweep.md): a cut gene's ORF runs to the edge, and its start most often lies
+    # beyond it
+    edge_start_logit: float = 6.0
     max_overlap: int = 60  # nt a called gene may share with the one before it on the same strand
     # nt it may share with the one before it on the other strand where their 3' ends meet (-> <-) and where their
     # 5' ends meet (<- ->); None: `max_overlap`. Prodigal's bounds (200 and 0) did no better: leaving each genome

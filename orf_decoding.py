@@ -5,7 +5,9 @@ bacterial gene, though, is an ORF: a start codon and the first in-frame stop aft
 model's dense per-nucleotide outputs for a whole record and solves for the genes exactly, as Prodigal does
 with its hand-built scores (and Tiberius or Helixer with a structured layer over a network's outputs):
 
-1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`);
+1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`), and unless
+   `closed_ends`, the genes the record's ends cut (`orfs.edge_reading_frames`: begun before its 5' end, whose
+   start then reads as the record's average start codon, or ending after its 3' end), called partial;
 2. score of a candidate = `head_weight` x sum over its nucleotides of [log P(the codon position the gene implies)
    - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
    DNA is coding and a long ORF is rarely there by chance; the nt by which its start lies upstream of the ORF's
@@ -25,9 +27,10 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
    both come out: one lies inside the other.
 
 The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `upstream_prior`, `start_weight`,
-`start_evidence`, `hexamer_weight`, `gene_bias`, `max_overlap`, `max_convergent_overlap`, `max_divergent_overlap`)
-are `annotation.AnnotationSettings` fields; the weights are chosen on validation DNA (`benchmarks/orf_decoding_sweep.py`) and, with the start refit, leaving each
-training genome out (`benchmarks/start_refit_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns, and genes cut by a record's end, need
+`start_evidence`, `hexamer_weight`, `gene_bias`, `closed_ends`, `max_overlap`, `max_convergent_overlap`,
+`max_divergent_overlap`) are `annotation.AnnotationSettings` fields; the weights are chosen on validation DNA
+(`benchmarks/orf_decoding_sweep.py`) and, with the start refit, leaving each training genome out
+(`benchmarks/start_refit_sweep.py`). Only single-piece bacterial genes come out of it; genes with introns need
 generation.
 
 This module is Hub remote code: numpy and siblings only.
@@ -115,15 +118,23 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
     elif len(strands[0]) != n or strands[0].min_length != settings.min_cds_length \
             or strands[0].code.table != code.table:
         raise ValueError("`strands` were read for another sequence, genetic code or minimum CDS length")
-    lo, hi, score, strand_of = [], [], [], []
-    typical = 0.0  # the record's average start-codon logit, read only when a start's evidence counts
-    if settings.start_evidence:
+    lo, hi, score, strand_of, cut_5, cut_3 = [], [], [], [], [], []
+    typical = 0.0  # the record's average start-codon logit, read when a start's evidence counts or a start is cut
+    if settings.start_evidence or not settings.closed_ends:
         at_starts = np.concatenate([start_logits[sign][s.start_codons] for sign, s in zip("+-", strands)])
         typical = float(at_starts.mean()) if len(at_starts) else 0.0
     upstream = settings.length_prior if settings.upstream_prior is None else settings.upstream_prior
     for strand, s in zip("+-", strands):
         a, e = s.orfs
         logits = start_logits[strand][a]
+        open_start = open_end = np.zeros(len(a), dtype=bool)
+        if not settings.closed_ends:  # genes the record's ends cut: a start beyond the end reads as a typical one
+            ea, ee, e_open_start, e_open_end = s.edge_orfs
+            order = np.lexsort((np.r_[a, ea], np.r_[e, ee]))
+            beyond = typical + settings.edge_start_logit
+            logits = np.r_[logits, np.where(e_open_start, beyond, start_logits[strand][ea])][order]
+            a, e = np.r_[a, ea][order], np.r_[e, ee][order]
+            open_start, open_end = np.r_[open_start, e_open_start][order], np.r_[open_end, e_open_end][order]
         sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
             + settings.start_weight * start_log_probs(logits, e)
         if settings.start_evidence:
@@ -138,10 +149,17 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
         hi.append(e if strand == "+" else n - a)
         score.append(sc)
         strand_of += [strand] * len(a)
+        cut_5.append(open_start[keep])
+        cut_3.append(open_end[keep])
     lo, hi, score = np.concatenate(lo), np.concatenate(hi), np.concatenate(score)
+    cut_5, cut_3 = np.concatenate(cut_5), np.concatenate(cut_3)
     chosen = _best_compatible_set(lo, hi, score, overlap_limits(settings), np.array(strand_of) == "+")
-    genes = [Gene(strand_of[i], (Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),)),), seqid=seqid,
-                  score=round(float(score[i]), 1)) for i in chosen]
+    genes = []
+    for i in chosen:
+        left, right = (cut_5[i], cut_3[i]) if strand_of[i] == "+" else (cut_3[i], cut_5[i])
+        mrna = Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),), partial_left=bool(left),
+                          partial_right=bool(right))
+        genes.append(Gene(strand_of[i], (mrna,), seqid=seqid, score=round(float(score[i]), 1)))
     return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
 
 

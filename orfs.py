@@ -84,7 +84,7 @@ def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[n
 
     starts[i] is the 0-based first base of a start codon and ends[i] the exclusive end of the first in-frame
     stop codon after it, with ends[i] - starts[i] >= min_length (stop included). An ORF that runs off the
-    string's end without a stop gives no candidate: genes cut by a record's end are not called.
+    string's end without a stop gives no candidate here: those are `edge_reading_frames`'.
     """
     ids = codon_ids(seq)
     is_start, is_stop = _start_lookup(code)[ids], np.array(code.stop_lookup())[ids]
@@ -101,3 +101,37 @@ def open_reading_frames(seq: str, code: GeneticCode, min_length: int) -> tuple[n
     s, e = np.concatenate(starts), np.concatenate(ends)
     order = np.lexsort((s, e))
     return s[order], e[order]
+
+
+def edge_reading_frames(seq: str, code: GeneticCode, min_length: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(starts, ends, open_start, open_end) of the candidate genes the string's ends cut, sorted by (end, start):
+    a gene may begin before the string does or end after it, as in a contig of a draft assembly. Per frame:
+
+    - open start: the frame's first complete codon (`open_start` True), up to the first in-frame stop; it joins
+      that stop's start codons as one more way to begin (its gene lies partly beyond the 5' end), unless that
+      codon is a start codon itself (then the uncut candidate is the same gene);
+    - open end: each start codon after the frame's last stop, up to the frame's last complete codon
+      (`open_end` True: no stop within the string);
+    - both, for a frame without any stop: its first complete codon to its last.
+
+    Coordinates as in `open_reading_frames` (ends exclusive, a stop included when there is one), lengths a
+    multiple of 3 and >= `min_length`."""
+    ids = codon_ids(seq)
+    is_start, is_stop = _start_lookup(code)[ids], np.array(code.stop_lookup())[ids]
+    rows = []  # (start, end, open start, open end)
+    for frame in range(min(3, len(ids))):
+        codons = np.arange(frame, len(ids), 3)
+        last_end = int(codons[-1]) + 3  # exclusive end of the frame's last complete codon
+        stops = codons[is_stop[codons]]
+        if not is_start[frame]:  # a start codon there begins that candidate already, uncut
+            rows.append((frame, int(stops[0]) + 3 if len(stops) else last_end, True, not len(stops)))
+        after_last = codons[codons > stops[-1]] if len(stops) else codons
+        rows += [(int(b), last_end, False, True) for b in after_last[is_start[after_last]]]
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool)
+    starts, ends, open_start, open_end = (np.array(c) for c in zip(*rows))
+    keep = ends - starts >= min_length
+    order = np.lexsort((starts[keep], ends[keep]))
+    return (starts[keep][order].astype(np.int64), ends[keep][order].astype(np.int64), open_start[keep][order].astype(bool),
+            open_end[keep][order].astype(bool))

@@ -27,7 +27,7 @@ from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
 
 SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
                  "min_cds_length", "min_frame_agreement", "decoding", "head_weight", "length_prior", "upstream_prior",
-                 "start_weight", "start_evidence", "gene_bias", "max_overlap",
+                 "start_weight", "start_evidence", "gene_bias", "closed_ends", "edge_start_logit", "max_overlap",
                  "max_convergent_overlap", "max_divergent_overlap", "hexamer_weight",
                  "self_training_rounds", "self_training_min_length", "refit_starts", "start_refit_l2",
                  "start_refit_rounds")

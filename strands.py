@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .genetic_code import GeneticCode
-from .orfs import kmer_ids, open_reading_frames, start_codon_positions
+from .orfs import edge_reading_frames, kmer_ids, open_reading_frames, start_codon_positions
 from .windows import reverse_complement
 
 N_HEXAMERS = 4 ** 6
@@ -44,6 +44,12 @@ class Strand:
     def orfs(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, exclusive ends) of the candidate genes, sorted by (end, start): `orfs.open_reading_frames`."""
         return open_reading_frames(self.seq, self.code, self.min_length)
+
+    @cached_property
+    def edge_orfs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, exclusive ends, open start, open end) of the candidate genes the strand's ends cut, sorted by
+        (end, start): `orfs.edge_reading_frames`."""
+        return edge_reading_frames(self.seq, self.code, self.min_length)
 
     @cached_property
     def start_codons(self) -> np.ndarray:

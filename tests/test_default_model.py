@@ -94,3 +94,30 @@ def test_damaged_weights_get_one_line_error_on_the_network_free_path(tmp_path):
                           str(tmp_path / "x.gff3"), "--model", str(bad)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and "cannot read the start scorer" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.gff3").exists()
+
+
+def test_contigs_get_their_cut_genes_marked_partial_unless_ends_are_closed(tmp_path):
+    """A draft assembly's contigs cut genes: ORF decoding calls them partial (NCBI's start_range / end_range)."""
+    import shutil
+
+    fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 30_000)
+    seq = "".join(fa.read_text().splitlines()[1:])
+    contigs = tmp_path / "contigs.fa"
+    contigs.write_text("".join(f">c{i}\n{seq[i:i + 7_500]}\n" for i in range(0, 30_000, 7_500)))
+    genefinder = str(Path(sys.executable).parent / "genefinder")
+    rows = {}
+    for flags in ((), ("--closed-ends",)):
+        out = tmp_path / f"pred{len(flags)}.gff3"
+        res = subprocess.run([genefinder, "annotate", str(contigs), "-o", str(out), *flags], capture_output=True,
+                             text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        rows[flags] = [line.split("\t") for line in out.read_text().splitlines() if not line.startswith("#")]
+        if shutil.which("gt"):
+            check = subprocess.run(["gt", "gff3validator", str(out)], capture_output=True, text=True)
+            assert check.returncode == 0, check.stderr
+    partial = [r for r in rows[()] if r[2] == "CDS" and "partial=true" in r[8]]
+    assert len(partial) >= 3 and not any("partial=true" in r[8] for r in rows[("--closed-ends",)])
+    for r in partial:  # cut at a contig's end, on whole codons
+        start, end = int(r[3]), int(r[4])
+        assert (end - start + 1) % 3 == 0 and r[7] == "0"
+        assert ("start_range" not in r[8] or start <= 3) and ("end_range" not in r[8] or end >= 7_498)

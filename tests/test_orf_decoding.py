@@ -1,6 +1,8 @@
 """ORF decoding: candidate ORFs, the exact selection, and the whole decoder with the reference's own frame labels
 standing in for the coding-frame head on a real E. coli slice."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,8 +14,8 @@ from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.orf_decoding import (_best_compatible_set, decode_orfs, length_scores, overlap_limits,
                                      start_log_probs)
-from genefinder.orfs import open_reading_frames
-from genefinder.windows import reverse_complement, reverse_complement_genes
+from genefinder.orfs import edge_reading_frames, open_reading_frames
+from genefinder.windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes
 from real_data import write_slice
 
 
@@ -103,11 +105,61 @@ def test_a_head_that_reads_nothing_as_coding_calls_no_gene_unless_the_length_pri
     flat = {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}
     assert decode_orfs(seq, logp, flat, AnnotationSettings(head_weight=1, length_prior=0, gene_bias=20)) == []
     # without the head (the network-free baseline) the 306-nt ORF is worth 0.3 x 306 > 80 nats
-    genes = decode_orfs(seq, logp, flat, AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80))
+    # (closed ends: frame 3 of this toy sequence holds no stop, and a gene the record's ends cut would win)
+    network_free = AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80, closed_ends=True)
+    genes = decode_orfs(seq, logp, flat, network_free)
     assert [(g.strand, g.start, g.end) for g in genes] == [("+", 1, 306)]
     # network-free decoding need not be handed a head's reading at all
-    assert decode_orfs(seq, None, flat, AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80)) == genes
+    assert decode_orfs(seq, None, flat, network_free) == genes
     with pytest.raises(ValueError, match="needs the coding-frame head"):
         decode_orfs(seq, None, flat, AnnotationSettings(head_weight=1))
     with pytest.raises(ValueError, match="shape"):
         decode_orfs(seq, logp[:10], {"+": np.zeros(10), "-": np.zeros(10)}, AnnotationSettings())
+
+
+def test_edge_reading_frames_are_the_candidates_a_records_ends_cut():
+    # frame 1: GCC ATG AAA TAA GGG ATG CCC AAA; frame 2: CCA TGA ...; frame 3: no stop at all
+    seq, code = "GCCATGAAATAAGGGATGCCCAAA", GeneticCode(11)
+    starts, ends, open_start, open_end = edge_reading_frames(seq, code, min_length=6)
+    assert list(zip(starts.tolist(), ends.tolist(), open_start.tolist(), open_end.tolist())) == [
+        (1, 7, True, False),  # frame 2, begun beyond the 5' end, up to its first stop (TGA at 4)
+        (0, 12, True, False),  # frame 1, begun beyond the 5' end, besides its ATG at 3 (a complete ORF)
+        (2, 23, True, True),  # frame 3 runs off both ends
+        (15, 24, False, True)]  # the ATG after frame 1's last stop, running off the 3' end
+    assert open_reading_frames(seq, code, 6)[0].tolist() == [3]
+    # a frame whose first codon is a start codon: the uncut candidate is that gene already
+    assert 0 not in edge_reading_frames("ATGAAATAA", code, 6)[0].tolist()
+    assert [len(a) for a in edge_reading_frames("AT", code, 0)] == [0, 0, 0, 0]
+
+
+def test_genes_cut_by_a_records_ends_come_out_partial_on_whole_codons(tmp_path):
+    fa, gff = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 60_000)
+    full = FastaFile(fa).fetch("NC_000913.3", 0, 60_000)
+    ref = [g for g in read_gff3(gff)[0] if any(t.cds for t in g.transcripts)]
+    head = oracle_head(ref, len(full))
+    # a record that begins 301 nt into a long + gene and ends 200 nt before the 5' end of a long - gene
+    left = next(g for g in ref if g.strand == "+" and g.end - g.start > 1200 and g.start > 5_000)
+    right = next(g for g in ref if g.strand == "-" and g.end - g.start > 1200 and g.start > left.end + 20_000)
+    lo, hi = left.start - 1 + 301, right.end - 200  # 0-based [lo, hi)
+    seq = full[lo:hi]
+    flat = {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}
+    settings = AnnotationSettings(head_weight=1, length_prior=0, start_weight=0, gene_bias=20)
+    genes = decode_orfs(seq, head[lo:hi], flat, settings, "cut")
+    first, last = genes[0], genes[-1]
+    # the + gene's first whole codon inside the record, to its own stop; the - gene from its stop to the record's
+    # last whole codon of its frame (its 5' end lies beyond the record's 3' end)
+    assert (first.strand, first.start, first.end) == ("+", 1 + (-301) % 3, left.end - lo)
+    assert first.transcripts[0].partial_left and not first.transcripts[0].partial_right
+    assert (last.strand, last.start) == ("-", right.start - lo) and last.transcripts[0].partial_right
+    assert (last.end - last.start + 1) % 3 == 0 and len(seq) - last.end < 3
+    inner = [g for g in genes if g is not first and g is not last]
+    assert inner and not any(t.partial_left or t.partial_right for g in inner for t in g.transcripts)
+    whole = [replace(g, seqid="cut") for g in genes_in_window(GeneIndex(ref), lo, hi - lo)
+             if not any(t.partial_left or t.partial_right for t in g.transcripts)]
+    assert evaluate(inner, whole)["gene"].f1 > 0.9
+    # closed ends call the genes wholly inside alike and nothing partial: the cut + gene's stop gets a start
+    # codon inside the record instead, a wrong gene
+    closed = decode_orfs(seq, head[lo:hi], flat, replace(settings, closed_ends=True), "cut")
+    assert all(g in closed for g in inner) and not any(t.partial_left or t.partial_right
+                                                        for g in closed for t in g.transcripts)
+    assert [g.start for g in closed if g.strand == "+" and g.end == first.end] != [first.start]
