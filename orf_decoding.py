@@ -7,7 +7,8 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
 
 1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`), and unless
    `closed_ends`, the genes the record's ends cut (`orfs.edge_reading_frames`: begun before its 5' end, whose
-   start then reads as the record's average start codon, or ending after its 3' end), called partial;
+   start then reads as the record's average start codon, or ending after its 3' end), called partial; none that
+   spans a run of >= 50 unknown bases (`orfs.gaps`: an assembly gap);
 2. score of a candidate = `head_weight` x sum over its nucleotides of [log P(the codon position the gene implies)
    - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
    DNA is coding and a long ORF is rarely there by chance; the nt by which its start lies upstream of the ORF's
@@ -67,6 +68,13 @@ def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray)
         prefix[frame, 1:] = np.cumsum(llr[k, (k - frame) % 3], dtype=np.float64)
     frame = starts % 3
     return prefix[frame, ends] - prefix[frame, starts]
+
+
+def spans_gap(starts: np.ndarray, ends: np.ndarray, gaps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Whether each candidate [start, end) overlaps one of the sorted, disjoint `gaps` (`Strand.gaps`)."""
+    gap_starts, gap_ends = gaps
+    last = np.searchsorted(gap_starts, ends) - 1  # the last gap that begins before the candidate ends
+    return (last >= 0) & (gap_ends[np.maximum(last, 0)] > starts) if len(gap_starts) else np.zeros(len(starts), bool)
 
 
 def _orf_groups(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +151,7 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
             sc = sc + settings.head_weight * coding_scores(strand_view(coding_logp, strand), a, e)
         if hexamers is not None and settings.hexamer_weight:
             sc = sc + settings.hexamer_weight * hexamers.orf_scores(s.hexamers, a, e)
-        keep = sc > 0
+        keep = (sc > 0) & ~spans_gap(a, e, s.gaps)
         a, e, sc = a[keep], e[keep], sc[keep]
         lo.append(a + 1 if strand == "+" else n - e + 1)
         hi.append(e if strand == "+" else n - a)

@@ -48,6 +48,20 @@ def growing_kmer_ids(seq: str, max_k: int) -> Iterator[tuple[int, np.ndarray, np
         yield k, ids, valid
 
 
+# unknown bases in a row (N or other IUPAC codes) that no gene may span: an assembly gap, not a sequenced codon
+MIN_GAP = 50
+
+
+def gaps(seq: str, min_length: int = MIN_GAP) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, exclusive ends) of the runs of at least `min_length` bases other than ACGT (either case, U as T):
+    a scaffold's gaps, or a record of Ns, whose length says nothing about coding (Prodigal's -m masks them too)."""
+    unknown = np.r_[False, base_codes(seq) == 4, False]
+    edges = np.flatnonzero(unknown[1:] != unknown[:-1])
+    starts, ends = edges[::2], edges[1::2]
+    long = ends - starts >= min_length
+    return starts[long], ends[long]
+
+
 def kmer_ids(seq: str, k: int) -> np.ndarray:
     """(max(n - k + 1, 0),) index (TCAG base-4 digits, 0..4**k - 1) of the k-mer starting at each position; -1
     where it holds a base other than ACGT (either case; U reads as T)."""

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .genetic_code import GeneticCode
-from .orfs import edge_reading_frames, kmer_ids, open_reading_frames, start_codon_positions
+from .orfs import edge_reading_frames, gaps, kmer_ids, open_reading_frames, start_codon_positions
 from .windows import reverse_complement
 
 N_HEXAMERS = 4 ** 6
@@ -50,6 +50,11 @@ class Strand:
         """(starts, exclusive ends, open start, open end) of the candidate genes the strand's ends cut, sorted by
         (end, start): `orfs.edge_reading_frames`."""
         return edge_reading_frames(self.seq, self.code, self.min_length)
+
+    @cached_property
+    def gaps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, exclusive ends) of the strand's runs of unknown bases that no gene may span (`orfs.gaps`)."""
+        return gaps(self.seq)
 
     @cached_property
     def start_codons(self) -> np.ndarray:

@@ -163,3 +163,20 @@ def test_genes_cut_by_a_records_ends_come_out_partial_on_whole_codons(tmp_path):
     assert all(g in closed for g in inner) and not any(t.partial_left or t.partial_right
                                                         for g in closed for t in g.transcripts)
     assert [g.start for g in closed if g.strand == "+" and g.end == first.end] != [first.start]
+
+
+def test_no_gene_spans_an_assembly_gap():
+    gene = "ATG" + "GCT" * 200 + "TAA"  # a 606-nt ORF: worth 0.3 x 606 - 80 nats with the length prior alone
+    settings = AnnotationSettings(head_weight=0, length_prior=0.3, gene_bias=80, closed_ends=True)
+
+    def called(seq):
+        flat = {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}
+        return [(g.start, g.end) for g in decode_orfs(seq, None, flat, settings)]
+
+    assert called("C" * 30 + gene + "C" * 30) == [(31, 636)]
+    # 50 Ns inside it: a scaffold's gap, and a gene across it is no evidence of anything; 49 are read through
+    assert called("C" * 30 + gene[:300] + "N" * 50 + gene[300:] + "C" * 30) == []
+    assert called("C" * 30 + gene[:300] + "N" * 48 + gene[300:] + "C" * 30) == [(31, 684)]
+    # a record of Ns alone runs off both ends in every frame, and still calls nothing
+    assert decode_orfs("N" * 3000, None, {"+": np.zeros(3000), "-": np.zeros(3000)},
+                       replace(settings, closed_ends=False)) == []
