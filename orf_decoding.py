@@ -73,8 +73,10 @@ def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray)
 def spans_gap(starts: np.ndarray, ends: np.ndarray, gaps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Whether each candidate [start, end) overlaps one of the sorted, disjoint `gaps` (`Strand.gaps`)."""
     gap_starts, gap_ends = gaps
+    if not len(gap_starts):
+        return np.zeros(len(starts), dtype=bool)
     last = np.searchsorted(gap_starts, ends) - 1  # the last gap that begins before the candidate ends
-    return (last >= 0) & (gap_ends[np.maximum(last, 0)] > starts) if len(gap_starts) else np.zeros(len(starts), bool)
+    return (last >= 0) & (gap_ends[np.maximum(last, 0)] > starts)
 
 
 def _orf_groups(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -145,7 +145,7 @@ def edge_reading_frames(seq: str, code: GeneticCode, min_length: int
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool), np.zeros(0, bool)
     starts, ends, open_start, open_end = (np.array(c) for c in zip(*rows))
-    keep = ends - starts >= min_length
-    order = np.lexsort((starts[keep], ends[keep]))
-    return (starts[keep][order].astype(np.int64), ends[keep][order].astype(np.int64), open_start[keep][order].astype(bool),
-            open_end[keep][order].astype(bool))
+    keep = np.flatnonzero(ends - starts >= min_length)
+    keep = keep[np.lexsort((starts[keep], ends[keep]))]
+    return (starts[keep].astype(np.int64), ends[keep].astype(np.int64), open_start[keep].astype(bool),
+            open_end[keep].astype(bool))

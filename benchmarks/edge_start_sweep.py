@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cut = []
         for g in args.genomes:
-            fasta_text, genes, lengths = cut_genome(str(DATA / g / "genome.fna.gz"), str(DATA / g / "annotation.gff3.gz"),
-                                                    args.contig_length, AnnotationSettings.min_cds_length)
+            fasta_text, genes, lengths = cut_genome(str(DATA / g / "genome.fna.gz"),
+                                                    str(DATA / g / "annotation.gff3.gz"), args.contig_length,
+                                                    AnnotationSettings.min_cds_length)
             contigs, reference = Path(tmp, f"{g}.fna"), Path(tmp, f"{g}.gff3")
             contigs.write_text(fasta_text)
             with open(reference, "w") as fh:
@@ -79,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         f"otherwise {settings_line(base, ORF_SETTINGS)}.",
         f"- Contigs of {args.contig_length:,} nt: {'; '.join(counts)} (genes cut by a contig's end included, trimmed to "
         "whole codons: `benchmarks/draft_assembly.py`).",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}; {datetime.date.today().isoformat()}; "
-        "`genefinder annotate` then `genefinder evaluate` per cell.", "",
-        "| edge_start_logit | " + " | ".join(f"{g} gene / stop F1" for g in args.genomes) + " | mean gene F1 | mean stop F1 |",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}; "
+        f"{datetime.date.today().isoformat()}; `genefinder annotate` then `genefinder evaluate` per cell.", "",
+        "| edge_start_logit | " + " | ".join(f"{g} gene / stop F1" for g in args.genomes)
+        + " | mean gene F1 | mean stop F1 |",
         "|---:" + "|---:" * (len(args.genomes) + 2) + "|", *rows, ""])
     if args.out_md:
         args.out_md.write_text(text)
