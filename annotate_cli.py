@@ -134,9 +134,10 @@ def run_annotation(args) -> None:
     bar.close()
     state.wait_for_everyone()
     if state.is_main_process:
-        predictions = _read_partials(out)
-        genes = [g for name in fa.names
-                 for g in stitch([p for (seqid, _), p in predictions.items() if seqid == name], fa.length(name))]
+        by_record: dict[str, list[WindowPrediction]] = {}  # one pass: a draft assembly has thousands of records
+        for (seqid, _), p in _read_partials(out).items():
+            by_record.setdefault(seqid, []).append(p)
+        genes = [g for name in fa.names for g in stitch(by_record.get(name, []), fa.length(name))]
         _write_outputs(args, fa, genes)
         for p in out.parent.glob(f"{out.name}.partial.*.jsonl"):
             p.unlink()

@@ -82,8 +82,8 @@ def spans_gap(starts: np.ndarray, ends: np.ndarray, gaps: tuple[np.ndarray, np.n
 def _orf_groups(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index of each ORF's first candidate, number of candidates) for candidates sharing an end, contiguous in
     `ends` (non-empty)."""
-    first = np.flatnonzero(np.r_[True, ends[1:] != ends[:-1]])
-    return first, np.diff(np.r_[first, len(ends)])
+    first = np.flatnonzero(np.concatenate(([True], ends[1:] != ends[:-1])))
+    return first, np.diff(np.append(first, len(ends)))
 
 
 def length_scores(starts: np.ndarray, ends: np.ndarray, length_prior: float, upstream_prior: float) -> np.ndarray:
@@ -140,11 +140,11 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
         open_start = open_end = np.zeros(len(a), dtype=bool)
         if not settings.closed_ends:  # genes the record's ends cut: a start beyond the end reads as a typical one
             ea, ee, e_open_start, e_open_end = s.edge_orfs
-            order = np.lexsort((np.r_[a, ea], np.r_[e, ee]))
-            beyond = typical + settings.edge_start_logit
-            logits = np.r_[logits, np.where(e_open_start, beyond, start_logits[strand][ea])][order]
-            a, e = np.r_[a, ea][order], np.r_[e, ee][order]
-            open_start, open_end = np.r_[open_start, e_open_start][order], np.r_[open_end, e_open_end][order]
+            edge_logits = np.where(e_open_start, typical + settings.edge_start_logit, start_logits[strand][ea])
+            a, e, logits, open_start, open_end = (np.concatenate(pair) for pair in (
+                (a, ea), (e, ee), (logits, edge_logits), (open_start, e_open_start), (open_end, e_open_end)))
+            order = np.lexsort((a, e))
+            a, e, logits, open_start, open_end = a[order], e[order], logits[order], open_start[order], open_end[order]
         sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
             + settings.start_weight * start_log_probs(logits, e)
         if settings.start_evidence:

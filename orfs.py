@@ -55,7 +55,7 @@ MIN_GAP = 50
 def gaps(seq: str, min_length: int = MIN_GAP) -> tuple[np.ndarray, np.ndarray]:
     """(starts, exclusive ends) of the runs of at least `min_length` bases other than ACGT (either case, U as T):
     a scaffold's gaps, or a record of Ns, whose length says nothing about coding (Prodigal's -m masks them too)."""
-    unknown = np.r_[False, base_codes(seq) == 4, False]
+    unknown = np.concatenate(([False], base_codes(seq) == 4, [False]))
     edges = np.flatnonzero(unknown[1:] != unknown[:-1])
     starts, ends = edges[::2], edges[1::2]
     long = ends - starts >= min_length

@@ -90,9 +90,9 @@ class CodingStatistics:
         """Sum of the scores of each candidate's in-frame hexamers, for ORFs [start, end) of a strand read 5'->3'
         whose hexamers are `ids` (`Strand.hexamers`; every candidate is at least two codons long)."""
         per_position = np.where(ids >= 0, self.scores[np.maximum(ids, 0)], 0.0)
-        per_position = np.r_[per_position, np.zeros(-len(per_position) % 3 + 3)]
-        by_frame = np.cumsum(per_position.reshape(-1, 3), axis=0)  # [q, r]: sum over positions 3q' + r, q' <= q
-        by_frame = np.r_[np.zeros((1, 3)), by_frame]  # row q + 1 holds the sum up to q
+        per_position = np.concatenate((per_position, np.zeros(-len(per_position) % 3 + 3)))
+        by_frame = np.zeros((len(per_position) // 3 + 1, 3))  # row q + 1 holds the sum up to q:
+        np.cumsum(per_position.reshape(-1, 3), axis=0, out=by_frame[1:])  # [q, r] sums positions 3q' + r, q' <= q
         frame, last = starts % 3, (ends - 6) // 3
         return by_frame[last + 1, frame] - by_frame[starts // 3, frame]
 

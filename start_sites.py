@@ -28,6 +28,7 @@ This module is Hub remote code: numpy, torch and siblings only.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,10 +122,13 @@ class StartSiteScorer(nn.Module):
 
     def channel_table(self) -> np.ndarray:
         """(5 x 2**tracks, channels) float32: the channels (one-hot DNA, then the tracks) of each input code."""
-        rows = np.arange(5 << len(self.motif_lengths))
-        base = np.eye(5, 4, dtype=np.float32)[rows % 5]  # code 4: no base, all zeros
-        bits = (rows[:, None] // 5 >> np.arange(len(self.motif_lengths))) & 1
-        return np.hstack([base, bits.astype(np.float32)])
+        return _channel_table(len(self.motif_lengths))
+
+    def padded_codes(self, codes: np.ndarray, before: int, after: int) -> np.ndarray:
+        """`input_codes` with `before` and `after` positions of code 4 (no base, no track) around them."""
+        out = np.full(before + len(codes) + after, 4, dtype=codes.dtype)
+        out[before:before + len(codes)] = codes
+        return out
 
     def encode(self, seq: str) -> torch.Tensor:
         """(channels, n) what the filter reads of `seq`: one-hot DNA (A, C, G, T), then the Shine-Dalgarno tracks."""
@@ -133,7 +137,7 @@ class StartSiteScorer(nn.Module):
     def contexts_at(self, codes: np.ndarray, at: np.ndarray) -> torch.Tensor:
         """(m, channels, span) encoded DNA each logit at the positions `at` reads (`StartExamples.contexts`), from
         a strand's `input_codes`; beyond its ends all channels are 0."""
-        padded = np.pad(codes, (self.upstream + self.margin, self.span), constant_values=4)
+        padded = self.padded_codes(codes, self.upstream + self.margin, self.span)
         windows = padded[np.asarray(at, dtype=np.int64)[:, None] + np.arange(self.span)]  # (m, span)
         return torch.from_numpy(np.ascontiguousarray(self.channel_table()[windows].transpose(0, 2, 1)))
 
@@ -199,13 +203,28 @@ class StartSiteScorer(nn.Module):
         # (width, codes): each code's contribution at each offset, one contiguous row per offset
         table = np.ascontiguousarray((self.channel_table() @ weight).T)
         codes = self.input_codes(seq) if codes is None else codes
-        codes = np.pad(codes, (self.upstream, self.width), constant_values=4)  # beyond the ends: nothing
+        codes = self.padded_codes(codes, self.upstream, self.width)  # beyond the ends: nothing
+        if len(at) * self.width <= 1 << 16:  # a short record: one lookup of every (position, offset) at once
+            windows = np.lib.stride_tricks.sliding_window_view(codes, self.width)[at]  # (positions, width) codes
+            index = windows + np.arange(self.width, dtype=np.int32) * table.shape[1]  # into table.ravel()
+            # a running sum along the window adds in the same order as the loop below: the same float32 logits
+            return np.cumsum(table.ravel()[index], axis=1, dtype=np.float32)[:, -1]
         out = np.zeros(len(at), np.float32)
         for i in range(0, len(at), chunk):  # offset by offset: no (positions, width) index array
             part = at[i:i + chunk]
             for offset, row in enumerate(table):
                 out[i:i + chunk] += row[codes[part + offset]]
         return out
+
+
+@functools.lru_cache(maxsize=None)
+def _channel_table(n_tracks: int) -> np.ndarray:
+    rows = np.arange(5 << n_tracks)
+    base = np.eye(5, 4, dtype=np.float32)[rows % 5]  # code 4: no base, all zeros
+    bits = (rows[:, None] // 5 >> np.arange(n_tracks)) & 1
+    table = np.hstack([base, bits.astype(np.float32)])
+    table.flags.writeable = False  # shared by every scorer with as many tracks
+    return table
 
 
 @dataclass
