@@ -6,9 +6,9 @@ model's dense per-nucleotide outputs for a whole record and solves for the genes
 with its hand-built scores (and Tiberius or Helixer with a structured layer over a network's outputs):
 
 1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`), and unless
-   `closed_ends`, the genes the record's ends cut (`orfs.edge_reading_frames`: begun before its 5' end, whose
-   start then reads as the record's average start codon, or ending after its 3' end), called partial; none that
-   spans a run of >= 50 unknown bases (`orfs.gaps`: an assembly gap);
+   `closed_ends`, the genes the record's ends and its gaps cut (`Strand.edge_orfs`: begun before the 5' end,
+   whose start then reads as the record's average start codon + `edge_start_logit`, or ending after the 3' end),
+   called partial; none that spans a gap (`orfs.gaps`: >= 50 unknown bases in a row, as a scaffold has);
 2. score of a candidate = `head_weight` x sum over its nucleotides of [log P(the codon position the gene implies)
    - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
    DNA is coding and a long ORF is rarely there by chance; the nt by which its start lies upstream of the ORF's

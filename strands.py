@@ -47,9 +47,20 @@ class Strand:
 
     @cached_property
     def edge_orfs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(starts, exclusive ends, open start, open end) of the candidate genes the strand's ends cut, sorted by
-        (end, start): `orfs.edge_reading_frames`."""
-        return edge_reading_frames(self.seq, self.code, self.min_length)
+        """(starts, exclusive ends, open start, open end) of the candidate genes that the strand's ends and its
+        gaps (`gaps`: a scaffold's runs of Ns, across which no gene is called) cut, sorted by (end, start):
+        `orfs.edge_reading_frames` of each stretch between them."""
+        gap_starts, gap_ends = self.gaps
+        if not len(gap_starts):
+            return edge_reading_frames(self.seq, self.code, self.min_length)
+        columns = [[np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, bool)], [np.zeros(0, bool)]]
+        for lo, hi in zip([0, *gap_ends.tolist()], [*gap_starts.tolist(), len(self)]):
+            starts, ends, open_start, open_end = edge_reading_frames(self.seq[lo:hi], self.code, self.min_length)
+            for column, part in zip(columns, (starts + lo, ends + lo, open_start, open_end)):
+                column.append(part)
+        starts, ends, open_start, open_end = (np.concatenate(column) for column in columns)
+        order = np.lexsort((starts, ends))
+        return starts[order], ends[order], open_start[order], open_end[order]
 
     @cached_property
     def gaps(self) -> tuple[np.ndarray, np.ndarray]:

@@ -163,6 +163,17 @@ def test_genes_cut_by_a_records_ends_come_out_partial_on_whole_codons(tmp_path):
     assert all(g in closed for g in inner) and not any(t.partial_left or t.partial_right
                                                         for g in closed for t in g.transcripts)
     assert [g.start for g in closed if g.strand == "+" and g.end == first.end] != [first.start]
+    # a scaffold's gap (60 Ns) inside a gene found whole: no gene across it, the gene's two sides called partial
+    whole_gene = next(g for g in inner if g.strand == "+" and g.end - g.start > 900)
+    gap = whole_gene.start - 1 + 400  # 0-based, on the record
+    gapped = seq[:gap] + "N" * 60 + seq[gap + 60:]
+    sides = decode_orfs(gapped, head[lo:hi], flat, settings, "cut")
+    at_gap = [(g.start, g.end, g.transcripts[0].partial_left, g.transcripts[0].partial_right) for g in sides
+              if g.strand == "+" and whole_gene.start <= g.start <= g.end <= whole_gene.end]
+    first_after = gap + 60 + (whole_gene.start - 1 - gap - 60) % 3  # 0-based: the gene's first codon past the gap
+    assert at_gap == [(whole_gene.start, gap - (gap - whole_gene.start + 1) % 3, False, True),
+                      (first_after + 1, whole_gene.end, True, False)]
+    assert not any(g.start <= gap + 60 and g.end > gap for g in sides)
 
 
 def test_no_gene_spans_an_assembly_gap():
