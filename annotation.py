@@ -142,9 +142,12 @@ class AnnotationSettings:
             raise ValueError(f"`min_frame_agreement` must be in [0, 1], got {self.min_frame_agreement}")
         if self.decoding not in DECODINGS:
             raise ValueError(f"`decoding` must be one of {', '.join(DECODINGS)}, got {self.decoding!r}")
-        for name in ("head_weight", "length_prior", "upstream_prior", "start_weight", "start_evidence",
-                     "hexamer_weight", "start_refit_l2", "max_overlap", "max_convergent_overlap",
-                     "max_divergent_overlap"):
+        weights = ("head_weight", "length_prior", "upstream_prior", "start_weight", "start_evidence", "hexamer_weight",
+                   "start_refit_l2")
+        for name in (*weights, "gene_bias", "edge_start_logit"):  # a NaN passes every comparison below
+            if getattr(self, name) is not None and not math.isfinite(getattr(self, name)):
+                raise ValueError(f"`{name}` must be a finite number, got {getattr(self, name)}")
+        for name in (*weights, "max_overlap", "max_convergent_overlap", "max_divergent_overlap"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}")
         for name in ("self_training_rounds", "start_refit_rounds"):

@@ -191,3 +191,12 @@ def test_no_gene_spans_an_assembly_gap():
     # a record of Ns alone runs off both ends in every frame, and still calls nothing
     assert decode_orfs("N" * 3000, None, {"+": np.zeros(3000), "-": np.zeros(3000)},
                        replace(settings, closed_ends=False)) == []
+
+
+@pytest.mark.parametrize("bad, message", [({"edge_start_logit": float("nan")}, "`edge_start_logit` must be a finite"),
+                                          ({"gene_bias": float("inf")}, "`gene_bias` must be a finite"),
+                                          ({"length_prior": float("nan")}, "`length_prior` must be a finite"),
+                                          ({"max_convergent_overlap": -1}, "`max_convergent_overlap` must be >= 0")])
+def test_settings_refuse_what_would_silently_decode_nothing(bad, message):
+    with pytest.raises(ValueError, match=message):
+        AnnotationSettings(**bad)
