@@ -15,9 +15,11 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-from .annotation import DECODINGS, AnnotationSettings, GeneFinderAnnotator, WindowPrediction, stitch
+from .annotation import (DECODINGS, JOIN_NT, AnnotationSettings, GeneFinderAnnotator, WindowPrediction,
+                         record_groups, stitch)
 from .errors import GeneFinderInputError
 from .fasta import FastaFile
 from .features import genes_from_rows, genes_to_rows
@@ -115,22 +117,22 @@ def run_annotation(args) -> None:
     total = sum(n for plan in plans.values() for _, n in plan)  # nt of the units of work (windows overlap)
     bar = tqdm(total=total, unit="nt", unit_scale=True, desc=f"annotate ({annotator.decoding}, nt)", file=sys.stderr,
                disable=not state.is_local_main_process)
-    batch_no = 0
     with open(partial, "a", encoding="utf-8") as log:
-        for name in fa.names:
-            plan = plans[name]
-            for b in range(0, len(plan), settings.batch_size):
-                idx = list(range(b, min(b + settings.batch_size, len(plan))))
-                mine = batch_no % state.num_processes == state.process_index
-                batch_no += 1
-                if mine and not all((name, plan[i][0]) in done for i in idx):
-                    preds = annotator.annotate_record(name, fa.length(name), lambda s, e: fa.fetch(name, s, e), idx,
+        for batch_no, (names, idx) in enumerate(_units_of_work(annotator, fa, plans)):
+            mine = batch_no % state.num_processes == state.process_index
+            if mine and not all((name, plans[name][i][0]) in done for name in names for i in idx):
+                if len(names) > 1:  # short records, decoded joined
+                    preds = annotator.annotate_joined(names, [fa.fetch(n, 0, fa.length(n)) for n in names],
                                                       progress=bar.update)
-                    log.write(json.dumps([{"seqid": p.seqid, "start": p.start, "length": p.length,
-                                           "genes": genes_to_rows(list(p.genes))} for p in preds]) + "\n")
-                    log.flush()
-                else:  # done earlier or by another process: the main process's bar shows the whole run's pace
-                    bar.update(sum(plan[i][1] for i in idx))
+                else:
+                    name = names[0]
+                    preds = annotator.annotate_record(name, fa.length(name), lambda s, e: fa.fetch(name, s, e),
+                                                      idx, progress=bar.update)
+                log.write(json.dumps([{"seqid": p.seqid, "start": p.start, "length": p.length,
+                                       "genes": genes_to_rows(list(p.genes))} for p in preds]) + "\n")
+                log.flush()
+            else:  # done earlier or by another process: the main process's bar shows the whole run's pace
+                bar.update(sum(plans[name][i][1] for name in names for i in idx))
     bar.close()
     state.wait_for_everyone()
     if state.is_main_process:
@@ -141,6 +143,21 @@ def run_annotation(args) -> None:
         _write_outputs(args, fa, genes)
         for p in out.parent.glob(f"{out.name}.partial.*.jsonl"):
             p.unlink()
+
+
+def _units_of_work(annotator: GeneFinderAnnotator, fa: FastaFile, plans: dict[str, list[tuple[int, int]]]
+                   ) -> Iterator[tuple[list[str], list[int]]]:
+    """(records, indices into each one's plan) of each batch, fixed by the input alone (never by process): with
+    network-free ORF decoding, consecutive records grouped as self-training joins them (`record_groups`: the
+    whole record each); otherwise `batch_size` windows of one record at a time."""
+    if annotator.joins_records:
+        for names in record_groups(fa.names, fa.length, JOIN_NT, len(annotator.separator)):
+            yield names, [0]
+        return
+    for name in fa.names:
+        plan = plans[name]
+        for b in range(0, len(plan), annotator.settings.batch_size):
+            yield [name], list(range(b, min(b + annotator.settings.batch_size, len(plan))))
 
 
 def _read_partials(out: Path) -> dict[tuple[str, int], WindowPrediction]:

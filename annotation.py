@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ from .coding_frames import frame_agreement
 from .features import Gene
 from .genetic_code import GeneticCode
 from .orf_decoding import decode_orfs
+from .orfs import MIN_GAP
 from .self_training import CodingStatistics, refit_start_scorer
 from .strands import Strand, record_strands
 from .windows import shift_genes, window_starts
@@ -55,6 +56,44 @@ DECODINGS = ("auto", "orf", "generate")
 # nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~10 bytes per nt both strands) an annotator
 # keeps between ORF-decoding passes: any bacterial genome, and far under the machine's memory
 MAX_CACHED_NT = 50_000_000
+
+
+# self-training decodes short records joined into sequences of up to JOIN_NT nt, apart by at least JOIN_GAP Ns: a
+# decoding pass costs a few ms per record however short, and a draft assembly has thousands. The Ns are a gap
+# (orfs.MIN_GAP: no gene spans it, its sides are ends like a record's) wider than the start scorer's window, so
+# every candidate, start logit and hexamer is the record's own, and `decode_orfs(records=...)` gives each record
+# its own average start codon
+JOIN_NT = 1_000_000
+JOIN_GAP = 2 * MIN_GAP
+T = TypeVar("T")
+
+
+def record_groups(items: Iterable[T], length: Callable[[T], int], join_nt: int, gap: int) -> Iterator[list[T]]:
+    """Consecutive records (`items`, each `length(item)` nt) grouped to be joined with `gap` Ns between them while
+    the joined sequence stays within `join_nt` nt; a record that long comes alone. The one grouping rule of
+    self-training's passes and of the final pass, so both read the same joined sequences."""
+    group: list[T] = []
+    size = 0
+    for item in items:
+        n = length(item)
+        if group and size + gap + n > join_nt:
+            yield group
+            group, size = [], 0
+        size += (gap if group else 0) + n
+        group.append(item)
+    if group:
+        yield group
+
+
+def join_records(sequences: list[str], separator: str) -> tuple[str, np.ndarray]:
+    """(the records joined by `separator`, the 0-based start of each in it)."""
+    return separator.join(sequences), np.cumsum([0] + [len(r) + len(separator) for r in sequences[:-1]])
+
+
+def joined_records(sequences: Iterable[str], join_nt: int, separator: str) -> Iterator[tuple[str, np.ndarray]]:
+    """`join_records` of each `record_groups` group of `sequences`."""
+    for group in record_groups(sequences, len, join_nt, len(separator)):
+        yield join_records(group, separator)
 
 
 @dataclass(frozen=True)
@@ -200,6 +239,17 @@ class GeneFinderAnnotator:
         self._cached_nt = 0
 
     @property
+    def separator(self) -> str:
+        """The Ns that join short records (`joined_records`): a gap wider than anything the start scorer reads."""
+        return "N" * max(JOIN_GAP, self.start_scorer.span if self.start_scorer is not None else 0)
+
+    @property
+    def joins_records(self) -> bool:
+        """Whether the final pass may decode short records joined (`annotate_joined`): network-free ORF decoding
+        (with the head, the network would read across the joins)."""
+        return self.decoding == "orf" and not self.settings.head_weight
+
+    @property
     def self_trains(self) -> bool:
         """Whether `self_train` fits anything: ORF decoding with a hexamer weight or a start-scorer refit."""
         return self.decoding == "orf" and (self.settings.hexamer_weight > 0 or self.settings.refit_starts)
@@ -214,10 +264,10 @@ class GeneFinderAnnotator:
         first_pass = replace(self.settings, head_weight=0.0)
 
         def called():
-            for seq in sequences():
+            for seq, records in joined_records(sequences(), JOIN_NT, self.separator):
                 strands = self.strands(seq)
-                yield strands, decode_orfs(seq, None, self.start_logits(strands),
-                                           first_pass, hexamers=self.hexamers, strands=strands)
+                yield strands, decode_orfs(seq, None, self.start_logits(strands), first_pass,
+                                           hexamers=self.hexamers, strands=strands, records=records)
 
         for _ in range(self.settings.self_training_rounds if self.settings.hexamer_weight else 0):
             self.hexamers = CodingStatistics.fit((strands, [g for g in genes if g.end - g.start + 1 >=
@@ -320,6 +370,22 @@ class GeneFinderAnnotator:
         frames = self.model.coding_frame_logits(encoded.nucleotide_keys).argmax(-1).cpu().numpy()  # (B, N)
         return [[g for g in row if frame_agreement(g, frames[i, :len(dna)]) >= self.settings.min_frame_agreement]
                 for i, (row, dna) in enumerate(zip(genes, dnas))]
+
+    def annotate_joined(self, seqids: list[str], sequences: list[str],
+                        progress: Callable[[int], None] | None = None) -> list[WindowPrediction]:
+        """ORF decoding of records joined as self-training joins them (one `record_groups` group): one prediction
+        per record, the genes `annotate_record` gives each alone, in one pass instead of one per record."""
+        seq, starts = join_records(sequences, self.separator)
+        strands = self.strands(seq)
+        genes = decode_orfs(seq, *self.coding_evidence(seq, None, strands), self.settings, hexamers=self.hexamers,
+                            strands=strands, records=starts)
+        by_record: list[list[Gene]] = [[] for _ in seqids]
+        for g in genes:
+            by_record[int(np.searchsorted(starts, g.start - 1, side="right")) - 1].append(g)
+        if progress:
+            progress(sum(map(len, sequences)))
+        return [WindowPrediction(name, 0, len(s), tuple(replace(g, seqid=name) for g in shift_genes(part, -int(at))))
+                for name, s, at, part in zip(seqids, sequences, starts, by_record)]
 
     def annotate_record(self, seqid: str, length: int, fetch: Callable[[int, int], str],
                         windows: Iterable[int] | None = None, progress: Callable[[int], None] | None = None

@@ -8,7 +8,7 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
 1. candidates: every ORF of at least `min_cds_length` nt on both strands (`orfs.open_reading_frames`), and unless
    `closed_ends`, the genes the record's ends and its gaps cut (`Strand.edge_orfs`: begun before the 5' end,
    whose start then reads as the record's average start codon + `edge_start_logit`, or ending after the 3' end),
-   called partial; none that spans a gap (`orfs.gaps`: >= 50 unknown bases in a row, as a scaffold has);
+   called partial; none that spans a gap (`Strand.gaps`: >= 50 unknown bases in a row, as a scaffold has);
 2. score of a candidate = `head_weight` x sum over its nucleotides of [log P(the codon position the gene implies)
    - log P(non-coding)] under the coding-frame head, + `length_prior` x its length (nats per nt: in bacteria most
    DNA is coding and a long ORF is rarely there by chance; the nt by which its start lies upstream of the ORF's
@@ -70,15 +70,6 @@ def coding_scores(strand_logp: np.ndarray, starts: np.ndarray, ends: np.ndarray)
     return prefix[frame, ends] - prefix[frame, starts]
 
 
-def spans_gap(starts: np.ndarray, ends: np.ndarray, gaps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Whether each candidate [start, end) overlaps one of the sorted, disjoint `gaps` (`Strand.gaps`)."""
-    gap_starts, gap_ends = gaps
-    if not len(gap_starts):
-        return np.zeros(len(starts), dtype=bool)
-    last = np.searchsorted(gap_starts, ends) - 1  # the last gap that begins before the candidate ends
-    return (last >= 0) & (gap_ends[np.maximum(last, 0)] > starts)
-
-
 def _orf_groups(ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(index of each ORF's first candidate, number of candidates) for candidates sharing an end, contiguous in
     `ends` (non-empty)."""
@@ -110,14 +101,16 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str, np.ndarray],
                 settings, seqid: str = "", hexamers: CodingStatistics | None = None,
-                strands: tuple[Strand, Strand] | None = None) -> list[Gene]:
+                strands: tuple[Strand, Strand] | None = None, records: np.ndarray | None = None) -> list[Gene]:
     """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
     logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
     of its reverse complement), under `settings` (an `AnnotationSettings`); `coding_logp` None, network-free
     decoding (`settings.head_weight` 0), reads no head at all; `hexamers`, the input genome's own
     coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF.
     `strands`, the record's `strands.record_strands` under the settings' code and minimum length, reuses what
-    an earlier pass over it read (its ORFs, its hexamers)."""
+    an earlier pass over it read (its ORFs, its hexamers). `records`, the 0-based starts of the records `seq`
+    joins (`annotation.joined_records`: apart by gaps, so no candidate crosses from one to the next), gives
+    each record its own average start codon, as decoding it alone would."""
     n, code = len(seq), GeneticCode(settings.genetic_code)
     if coding_logp is None and settings.head_weight:
         raise ValueError("a head weight needs the coding-frame head's log-probabilities")
@@ -129,10 +122,11 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
             or strands[0].code.table != code.table:
         raise ValueError("`strands` were read for another sequence, genetic code or minimum CDS length")
     lo, hi, score, strand_of, cut_5, cut_3 = [], [], [], [], [], []
-    typical = 0.0  # the record's average start-codon logit, read when a start's evidence counts or a start is cut
+    bounds = np.zeros(1, np.int64) if records is None else np.asarray(records, dtype=np.int64)
+    # each record's average start-codon logit, read when a start's evidence counts or a start is cut
+    typical = np.zeros(len(bounds), np.float32)
     if settings.start_evidence or not settings.closed_ends:
-        at_starts = np.concatenate([start_logits[sign][s.start_codons] for sign, s in zip("+-", strands)])
-        typical = float(at_starts.mean()) if len(at_starts) else 0.0
+        typical = _average_start_logits(start_logits, strands, bounds)
     upstream = settings.length_prior if settings.upstream_prior is None else settings.upstream_prior
     for strand, s in zip("+-", strands):
         a, e = s.orfs
@@ -140,7 +134,8 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
         open_start = open_end = np.zeros(len(a), dtype=bool)
         if not settings.closed_ends:  # genes the record's ends cut: a start beyond the end reads as a typical one
             ea, ee, e_open_start, e_open_end = s.edge_orfs
-            edge_logits = np.where(e_open_start, typical + settings.edge_start_logit, start_logits[strand][ea])
+            beyond = typical[_record_of(ea, ee, strand, n, bounds)] + settings.edge_start_logit
+            edge_logits = np.where(e_open_start, beyond, start_logits[strand][ea])
             a, e, logits, open_start, open_end = (np.concatenate(pair) for pair in (
                 (a, ea), (e, ee), (logits, edge_logits), (open_start, e_open_start), (open_end, e_open_end)))
             order = np.lexsort((a, e))
@@ -148,12 +143,12 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
         sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
             + settings.start_weight * start_log_probs(logits, e)
         if settings.start_evidence:
-            sc = sc + settings.start_evidence * (logits - typical)
+            sc = sc + settings.start_evidence * (logits - typical[_record_of(a, e, strand, n, bounds)])
         if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
             sc = sc + settings.head_weight * coding_scores(strand_view(coding_logp, strand), a, e)
         if hexamers is not None and settings.hexamer_weight:
             sc = sc + settings.hexamer_weight * hexamers.orf_scores(s.hexamers, a, e)
-        keep = (sc > 0) & ~spans_gap(a, e, s.gaps)
+        keep = sc > 0
         a, e, sc = a[keep], e[keep], sc[keep]
         lo.append(a + 1 if strand == "+" else n - e + 1)
         hi.append(e if strand == "+" else n - a)
@@ -171,6 +166,28 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
                           partial_right=bool(right))
         genes.append(Gene(strand_of[i], (mrna,), seqid=seqid, score=round(float(score[i]), 1)))
     return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
+
+
+def _average_start_logits(start_logits: dict[str, np.ndarray], strands: tuple[Strand, Strand],
+                          bounds: np.ndarray) -> np.ndarray:
+    """(records,) float32 mean start-scorer logit at the start codons of each record that starts at `bounds`
+    (its forward strand's codons, then its reverse strand's: the array one record alone averages)."""
+    n = len(strands[0])
+    plus, minus = strands[0].start_codons, strands[1].start_codons
+    ends = np.append(bounds[1:], n)
+    p_lo, p_hi = np.searchsorted(plus, bounds), np.searchsorted(plus, ends)
+    m_lo, m_hi = np.searchsorted(minus, n - ends), np.searchsorted(minus, n - bounds)  # mirrored on '-'
+    out = np.zeros(len(bounds), np.float32)
+    for r in range(len(bounds)):
+        at = np.concatenate([start_logits["+"][plus[p_lo[r]:p_hi[r]]], start_logits["-"][minus[m_lo[r]:m_hi[r]]]])
+        out[r] = at.mean() if len(at) else 0.0
+    return out
+
+
+def _record_of(starts: np.ndarray, ends: np.ndarray, strand: str, n: int, bounds: np.ndarray) -> np.ndarray:
+    """Index into `bounds` (the records' 0-based starts) of each candidate [start, end) of `strand` (5'->3')."""
+    forward = starts if strand == "+" else n - ends
+    return np.searchsorted(bounds, forward, side="right") - 1
 
 
 def overlap_limits(settings) -> tuple[int, int, int]:

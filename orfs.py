@@ -62,6 +62,15 @@ def gaps(seq: str, min_length: int = MIN_GAP) -> tuple[np.ndarray, np.ndarray]:
     return starts[long], ends[long]
 
 
+def spans_gap(starts: np.ndarray, ends: np.ndarray, gaps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Whether each candidate [start, end) overlaps one of the sorted, disjoint `gaps` (`gaps`' output)."""
+    gap_starts, gap_ends = gaps
+    if not len(gap_starts):
+        return np.zeros(len(starts), dtype=bool)
+    last = np.searchsorted(gap_starts, ends) - 1  # the last gap that begins before the candidate ends
+    return (last >= 0) & (gap_ends[np.maximum(last, 0)] > starts)
+
+
 def kmer_ids(seq: str, k: int) -> np.ndarray:
     """(max(n - k + 1, 0),) index (TCAG base-4 digits, 0..4**k - 1) of the k-mer starting at each position; -1
     where it holds a base other than ACGT (either case; U reads as T)."""

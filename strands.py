@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from .genetic_code import GeneticCode
-from .orfs import edge_reading_frames, gaps, kmer_ids, open_reading_frames, start_codon_positions
+from .orfs import edge_reading_frames, gaps, kmer_ids, open_reading_frames, spans_gap, start_codon_positions
 from .windows import reverse_complement
 
 N_HEXAMERS = 4 ** 6
@@ -42,8 +42,13 @@ class Strand:
 
     @cached_property
     def orfs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, exclusive ends) of the candidate genes, sorted by (end, start): `orfs.open_reading_frames`."""
-        return open_reading_frames(self.seq, self.code, self.min_length)
+        """(starts, exclusive ends) of the candidate genes, sorted by (end, start): `orfs.open_reading_frames`,
+        less those that span one of the strand's `gaps` (unknown bases do not stop a frame)."""
+        starts, ends = open_reading_frames(self.seq, self.code, self.min_length)
+        if not len(self.gaps[0]):
+            return starts, ends
+        keep = ~spans_gap(starts, ends, self.gaps)
+        return starts[keep], ends[keep]
 
     @cached_property
     def edge_orfs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

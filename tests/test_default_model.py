@@ -121,3 +121,24 @@ def test_contigs_get_their_cut_genes_marked_partial_unless_ends_are_closed(tmp_p
         start, end = int(r[3]), int(r[4])
         assert (end - start + 1) % 3 == 0 and r[7] == "0"
         assert ("start_range" not in r[8] or start <= 3) and ("end_range" not in r[8] or end >= 7_498)
+
+
+def test_short_records_decoded_joined_get_the_genes_each_gets_alone(tmp_path):
+    """The final pass decodes short records joined, as self-training does (annotation.record_groups): the same
+    genes, scores and partial flags as decoding each record alone."""
+    from genefinder.annotate_cli import load_model
+    from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
+
+    fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 30_000)
+    seq = "".join(fa.read_text().splitlines()[1:])
+    names, records = [f"c{i}" for i in range(4)], [seq[i:i + 7_500] for i in range(0, 30_000, 7_500)]
+    model, _, _ = load_model(None, "cpu", network_free=True)
+    annotator = GeneFinderAnnotator(model, None, None, AnnotationSettings())
+    assert annotator.joins_records
+    annotator.self_train(lambda: iter(records))
+    joined = annotator.annotate_joined(names, records)
+    alone = [annotator.annotate_record(n, len(r), lambda s, e, r=r: r[s:e])[0] for n, r in zip(names, records)]
+    assert joined == alone and [p.seqid for p in joined] == names
+    assert [[g.score for g in p.genes] for p in joined] == [[g.score for g in p.genes] for p in alone]
+    genes = [g for p in joined for g in p.genes]
+    assert len(genes) > 15 and any(t.partial_left or t.partial_right for g in genes for t in g.transcripts)
