@@ -142,7 +142,7 @@ class AnnotationSettings:
     # the logit of a start beyond a record's 5' end, above the record's average start codon's (it has no DNA to
     # read): how likely a gene the end cuts is, against the ORF's own start codons. On the training genomes cut
     # into 10 kb contigs, 0 / 2 / 4 / 6 / 8 / 12 / 16 gave mean gene F1 0.802 / 0.822 / 0.831 / 0.835 / 0.834 /
-    # 0.834 / 0.833 (docs/edge_start_sweep.md): a cut gene's ORF runs to the edge, and its start most often lies
+    # 0.834 / 0.832 (docs/edge_start_sweep.md): a cut gene's ORF runs to the edge, and its start most often lies
     # beyond it
     edge_start_logit: float = 6.0
     max_overlap: int = 60  # nt a called gene may share with the one before it on the same strand
