@@ -6,7 +6,8 @@ head and a fitted start scorer, generation otherwise):
 
 ORF decoding (`orf_decoding.py`): the encoder and coding-frame head run over overlapping windows of a record,
 each nucleotide keeping the reading of the window where it sits most centrally; the start scorer reads the
-record's two strands; the best set of ORFs under both is solved for exactly. Its unit of work is a record.
+record's two strands; the best set of ORFs under both is solved for exactly. Its unit of work is a record, or,
+network-free, a group of short records decoded joined (`record_groups`), each getting the genes it gets alone.
 Before the first record, `self_train` fits the input's own hexamer statistics from cheap network-free passes
 over all of it (self_training.py), so every process and a resumed run decode with the same statistics. What
 every pass reads alike off a record (its ORFs, hexamers, the start scorer's inputs) is read once and kept
