@@ -142,3 +142,38 @@ def test_short_records_decoded_joined_get_the_genes_each_gets_alone(tmp_path):
     assert [[g.score for g in p.genes] for p in joined] == [[g.score for g in p.genes] for p in alone]
     genes = [g for p in joined for g in p.genes]
     assert len(genes) > 15 and any(t.partial_left or t.partial_right for g in genes for t in g.transcripts)
+
+
+def test_a_run_interrupted_between_groups_of_records_resumes_to_the_same_bytes(tmp_path, monkeypatch):
+    """Short records are decoded in groups (one unit of work each, logged as it finishes): a run killed after the
+    first group resumes from the log to the output an uninterrupted run writes."""
+    from genefinder import annotate_cli
+    from genefinder.annotation import GeneFinderAnnotator
+    from genefinder.cli import main
+
+    fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 30_000)
+    seq = "".join(fa.read_text().splitlines()[1:])
+    contigs = tmp_path / "contigs.fa"
+    contigs.write_text("".join(f">c{n}\n{seq[i:i + 5_000]}\n" for n, i in enumerate(range(0, 30_000, 5_000))))
+    monkeypatch.setattr(annotate_cli, "JOIN_NT", 12_000)  # groups of two 5-kb records
+    assert main(["annotate", str(contigs), "-o", str(tmp_path / "whole.gff3")]) == 0
+    calls, dies_at = [], [2]
+    joined = GeneFinderAnnotator.annotate_joined
+
+    def dies_on_the_second_group(self, *args, **kwargs):
+        calls.append(args[0])
+        if len(calls) in dies_at:
+            raise KeyboardInterrupt
+        return joined(self, *args, **kwargs)
+
+    monkeypatch.setattr(GeneFinderAnnotator, "annotate_joined", dies_on_the_second_group)
+    out = tmp_path / "resumed.gff3"
+    assert main(["annotate", str(contigs), "-o", str(out)]) == 130 and not out.exists()
+    assert calls == [["c0", "c1"], ["c2", "c3"]]
+    log = (tmp_path / "resumed.gff3.partial.0.jsonl").read_text().splitlines()
+    assert len(log) == 1  # the first group's two records
+    calls.clear()
+    dies_at.clear()
+    assert main(["annotate", str(contigs), "-o", str(out), "--resume"]) == 0
+    assert calls == [["c2", "c3"], ["c4", "c5"]] and out.read_text() == (tmp_path / "whole.gff3").read_text()
+    assert not list(tmp_path.glob("*.partial.*"))
