@@ -129,21 +129,19 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
         typical = _average_start_logits(start_logits, strands, bounds)
     upstream = settings.length_prior if settings.upstream_prior is None else settings.upstream_prior
     for strand, s in zip("+-", strands):
-        a, e = s.orfs
+        if settings.closed_ends:
+            a, e = s.orfs
+            open_start = open_end = np.zeros(len(a), dtype=bool)
+        else:  # with the genes the record's ends cut
+            a, e, open_start, open_end = s.cut_and_uncut_orfs
+        record = _record_of(a, e, strand, n, bounds)
         logits = start_logits[strand][a]
-        open_start = open_end = np.zeros(len(a), dtype=bool)
-        if not settings.closed_ends:  # genes the record's ends cut: a start beyond the end reads as a typical one
-            ea, ee, e_open_start, e_open_end = s.edge_orfs
-            beyond = typical[_record_of(ea, ee, strand, n, bounds)] + settings.edge_start_logit
-            edge_logits = np.where(e_open_start, beyond, start_logits[strand][ea])
-            a, e, logits, open_start, open_end = (np.concatenate(pair) for pair in (
-                (a, ea), (e, ee), (logits, edge_logits), (open_start, e_open_start), (open_end, e_open_end)))
-            order = np.lexsort((a, e))
-            a, e, logits, open_start, open_end = a[order], e[order], logits[order], open_start[order], open_end[order]
+        if open_start.any():  # a start beyond the 5' end reads as its record's typical one + edge_start_logit
+            logits = np.where(open_start, typical[record] + settings.edge_start_logit, logits)
         sc = length_scores(a, e, settings.length_prior, upstream) - settings.gene_bias \
             + settings.start_weight * start_log_probs(logits, e)
         if settings.start_evidence:
-            sc = sc + settings.start_evidence * (logits - typical[_record_of(a, e, strand, n, bounds)])
+            sc = sc + settings.start_evidence * (logits - typical[record])
         if settings.head_weight:  # network-free decoding (self-training's passes, the default) skips the head
             sc = sc + settings.head_weight * coding_scores(strand_view(coding_logp, strand), a, e)
         if hexamers is not None and settings.hexamer_weight:

@@ -124,12 +124,6 @@ class StartSiteScorer(nn.Module):
         """(5 x 2**tracks, channels) float32: the channels (one-hot DNA, then the tracks) of each input code."""
         return _channel_table(len(self.motif_lengths))
 
-    def padded_codes(self, codes: np.ndarray, before: int, after: int) -> np.ndarray:
-        """`input_codes` with `before` and `after` positions of code 4 (no base, no track) around them."""
-        out = np.full(before + len(codes) + after, 4, dtype=codes.dtype)
-        out[before:before + len(codes)] = codes
-        return out
-
     def encode(self, seq: str) -> torch.Tensor:
         """(channels, n) what the filter reads of `seq`: one-hot DNA (A, C, G, T), then the Shine-Dalgarno tracks."""
         return torch.from_numpy(np.ascontiguousarray(self.channel_table()[self.input_codes(seq)].T))
@@ -137,7 +131,7 @@ class StartSiteScorer(nn.Module):
     def contexts_at(self, codes: np.ndarray, at: np.ndarray) -> torch.Tensor:
         """(m, channels, span) encoded DNA each logit at the positions `at` reads (`StartExamples.contexts`), from
         a strand's `input_codes`; beyond its ends all channels are 0."""
-        padded = self.padded_codes(codes, self.upstream + self.margin, self.span)
+        padded = _padded(codes, self.upstream + self.margin, self.span)
         windows = padded[np.asarray(at, dtype=np.int64)[:, None] + np.arange(self.span)]  # (m, span)
         return torch.from_numpy(np.ascontiguousarray(self.channel_table()[windows].transpose(0, 2, 1)))
 
@@ -203,7 +197,7 @@ class StartSiteScorer(nn.Module):
         # (width, codes): each code's contribution at each offset, one contiguous row per offset
         table = np.ascontiguousarray((self.channel_table() @ weight).T)
         codes = self.input_codes(seq) if codes is None else codes
-        codes = self.padded_codes(codes, self.upstream, self.width)  # beyond the ends: nothing
+        codes = _padded(codes, self.upstream, self.width)  # beyond the ends: nothing
         if len(at) * self.width <= 1 << 16:  # a short record: one lookup of every (position, offset) at once
             windows = np.lib.stride_tricks.sliding_window_view(codes, self.width)[at]  # (positions, width) codes
             index = windows + np.arange(self.width, dtype=np.int32) * table.shape[1]  # into table.ravel()
@@ -215,6 +209,13 @@ class StartSiteScorer(nn.Module):
             for offset, row in enumerate(table):
                 out[i:i + chunk] += row[codes[part + offset]]
         return out
+
+
+def _padded(codes: np.ndarray, before: int, after: int) -> np.ndarray:
+    """`input_codes` with `before` and `after` positions of code 4 (no base, no track) around them."""
+    out = np.full(before + len(codes) + after, 4, dtype=codes.dtype)
+    out[before:before + len(codes)] = codes
+    return out
 
 
 @functools.lru_cache(maxsize=None)

@@ -68,6 +68,16 @@ class Strand:
         return starts[order], ends[order], open_start[order], open_end[order]
 
     @cached_property
+    def cut_and_uncut_orfs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`orfs` and `edge_orfs` together, as (starts, exclusive ends, open start, open end) sorted by (end,
+        start): the candidates when genes the ends cut are called, merged once for every pass."""
+        starts, ends = self.orfs
+        uncut = np.zeros(len(starts), dtype=bool)
+        merged = [np.concatenate(pair) for pair in zip((starts, ends, uncut, uncut), self.edge_orfs)]
+        order = np.lexsort((merged[0], merged[1]))
+        return tuple(column[order] for column in merged)
+
+    @cached_property
     def gaps(self) -> tuple[np.ndarray, np.ndarray]:
         """(starts, exclusive ends) of the strand's runs of unknown bases that no gene may span (`orfs.gaps`)."""
         return gaps(self.seq)
