@@ -28,6 +28,7 @@ from draft_assembly import cut_genome
 from validation_sweep import DATA, ORF_SETTINGS, ROOT, settings_line
 
 from genefinder.annotation import AnnotationSettings
+from genefinder.errors import GeneFinderInputError
 from genefinder.gff3 import write_gff3
 from genefinder.machine_info import cpu_model
 
@@ -53,6 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--contig-length", type=int, default=10_000)
     p.add_argument("--out-md", type=Path)
     args = p.parse_args(argv)
+    try:
+        return sweep(args, argv)
+    except GeneFinderInputError as err:
+        print(f"edge_start_sweep.py: error: {err}", file=sys.stderr)
+        return 2
+
+
+def sweep(args, argv: list[str] | None) -> int:
+    if args.contig_length < 1:
+        raise GeneFinderInputError("--contig-length must be >= 1")
     rows, counts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         cut = []
