@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .annotation import (DECODINGS, JOIN_NT, AnnotationSettings, GeneFinderAnnotator, WindowPrediction,
                          record_groups, stitch)
+from .coding_library import LIBRARY_FILE, CodingLibrary
 from .errors import GeneFinderInputError
 from .fasta import FastaFile
 from .features import genes_from_rows, genes_to_rows
@@ -58,17 +59,24 @@ def load_model(path: str | None, device: str, network_free: bool = False):
     if config.get("model_type") != MODEL_TYPE:
         raise GeneFinderInputError(f"config.json is for a {config.get('model_type')!r} model, not a genefinder model",
                                    path)
+    try:
+        library = CodingLibrary.from_folder(path)
+    except Exception as err:  # a damaged file: one line naming it, not a traceback
+        raise GeneFinderInputError(f"cannot read the coding library: {err}", os.path.join(path, LIBRARY_FILE)) from None
     if network_free and decodes_network_free(config):
         try:
-            return NetworkFreeModel.from_folder(path, config), None, None
+            model = NetworkFreeModel.from_folder(path, config)
         except Exception as err:  # a damaged model.safetensors: one line naming the folder, not a traceback
             raise GeneFinderInputError(f"cannot read the start scorer from model.safetensors: {err}", path) from None
+        model.coding_library = library
+        return model, None, None
     from .modeling_genefinder import GeneFinderForConditionalGeneration
     from .processing_genefinder import GeneFinderInputs
     from .tokenization_dna import load_dnabert2_tokenizer
     from .tokenization_gff import GFFTokenizer
 
     model = GeneFinderForConditionalGeneration.from_pretrained(path)
+    model.coding_library = library  # read by the annotator, as on `NetworkFreeModel`
     tokenizer = GFFTokenizer.from_pretrained(path)
     encoder_type = model.config.encoder_config.encoder_type
     bpe = load_dnabert2_tokenizer(os.path.join(path, "dna_tokenizer")) if encoder_type == "dnabert2" else None
@@ -99,6 +107,7 @@ def run_annotation(args) -> None:
                                       max_divergent_overlap=args.max_divergent_overlap,
                                       self_training_rounds=args.self_training_rounds,
                                       self_training_min_length=args.self_training_min_length,
+                                      min_self_training_nt=args.min_self_training_nt,
                                       refit_starts=not args.no_refit_starts,
                                       start_refit_rounds=args.start_refit_rounds)
         annotator = GeneFinderAnnotator(model, tok, inputs, settings)
@@ -113,6 +122,9 @@ def run_annotation(args) -> None:
         print(f"self-training on {args.genome} ({sum(fa.length(n) for n in fa.names):,} nt of network-free "
               "passes)", file=sys.stderr)
     annotator.self_train(lambda: (fa.fetch(name, 0, fa.length(name)) for name in fa.names))
+    if state.is_local_main_process and annotator.pretrained_statistics:
+        print(f"{args.genome} is under --min-self-training-nt ({settings.min_self_training_nt:,} nt): hexamer "
+              "statistics from the model's coding library, at the input's GC content", file=sys.stderr)
     plans = {name: annotator.plan(fa.length(name)) for name in fa.names}
     total = sum(n for plan in plans.values() for _, n in plan)  # nt of the units of work (windows overlap)
     bar = tqdm(total=total, unit="nt", unit_scale=True, desc=f"annotate ({annotator.decoding}, nt)", file=sys.stderr,
@@ -266,6 +278,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--self-training-min-length", type=int, default=AnnotationSettings.self_training_min_length,
                         help="ORF decoding: nt; genes of the self-training passes shorter than this are not counted "
                              f"(default {AnnotationSettings.self_training_min_length})")
+    parser.add_argument("--min-self-training-nt", type=int, default=AnnotationSettings.min_self_training_nt,
+                        help="ORF decoding: an input shorter than this in all reads the model's pre-trained coding "
+                             "statistics at its GC content instead of self-training on itself (default "
+                             f"{AnnotationSettings.min_self_training_nt:,}: docs/short_inputs.md; 0: always "
+                             "self-train)")
     parser.add_argument("--no-refit-starts", action="store_true",
                         help="ORF decoding: read starts with the model's start scorer as it is, not refitted on the "
                              "input's own genes")
@@ -291,6 +308,7 @@ def run(args) -> None:
                            start_weight=args.start_weight, start_evidence=args.start_evidence,
                            hexamer_weight=args.hexamer_weight, self_training_rounds=args.self_training_rounds,
                            self_training_min_length=args.self_training_min_length,
+                           min_self_training_nt=args.min_self_training_nt,
                            start_refit_rounds=args.start_refit_rounds)  # before the model loads
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None

@@ -9,7 +9,8 @@ each nucleotide keeping the reading of the window where it sits most centrally; 
 record's two strands; the best set of ORFs under both is solved for exactly. Its unit of work is a record, or,
 network-free, a group of short records decoded joined (`record_groups`), each getting the genes it gets alone.
 Before the first record, `self_train` fits the input's own hexamer statistics from cheap network-free passes
-over all of it (self_training.py), so every process and a resumed run decode with the same statistics. What
+over all of it (self_training.py), so every process and a resumed run decode with the same statistics; an input
+too short for that (`min_self_training_nt`) reads the model's pre-trained ones instead (coding_library.py). What
 every pass reads alike off a record (its ORFs, hexamers, the start scorer's inputs) is read once and kept
 (strands.py), so a further pass costs only its arithmetic.
 
@@ -33,6 +34,7 @@ This module is copied beside the Hub files as remote code: stdlib, numpy, torch,
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, TypeVar
@@ -41,6 +43,7 @@ import numpy as np
 import torch
 
 from .coding_frames import frame_agreement
+from .coding_library import CodingLibrary, gc_content
 from .features import Gene
 from .genetic_code import GeneticCode
 from .orf_decoding import decode_orfs
@@ -52,6 +55,8 @@ from .windows import shift_genes, window_starts
 if TYPE_CHECKING:  # generation's parts; network-free ORF decoding runs without them (and without transformers)
     from .processing_genefinder import GeneFinderInputs
     from .tokenization_gff import GFFTokenizer
+
+logger = logging.getLogger(__name__)
 
 DECODINGS = ("auto", "orf", "generate")
 # nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~10 bytes per nt both strands) an annotator
@@ -161,6 +166,10 @@ class AnnotationSettings:
     # ORFs inside rRNA genes out of the statistics, which on an rRNA-rich input (the bundled example) teach them
     # as coding: see the README on how that was found
     self_training_min_length: int = 500
+    # nt; an input shorter than this in all (a plasmid, a phage, one metagenome contig) is not self-trained on: it
+    # reads the model's pre-trained coding statistics at its GC content instead (coding_library.py), when the
+    # model folder has them and their genetic code is the input's. 0: always self-train
+    min_self_training_nt: int = 50_000
     # refit the start scorer on the input's own called genes, L2-pulled towards the model's (chosen leaving each
     # training genome out of the scorer's fit and scoring its whole chromosome: docs/start_refit_whole_genomes.md;
     # the validation blocks alone could not tell 0.001 from 0.01: docs/start_refit.md)
@@ -193,8 +202,9 @@ class AnnotationSettings:
         for name in ("self_training_rounds", "start_refit_rounds"):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be >= 1, got {getattr(self, name)}")
-        if self.self_training_min_length < 0:
-            raise ValueError(f"`self_training_min_length` must be >= 0 nt, got {self.self_training_min_length}")
+        for name in ("self_training_min_length", "min_self_training_nt"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"`{name}` must be >= 0 nt, got {getattr(self, name)}")
 
     @classmethod
     def window_for(cls, config, window: int | None = None, overlap: int | None = None) -> tuple[int, int]:
@@ -236,6 +246,8 @@ class GeneFinderAnnotator:
         self.decoding = self._resolve_decoding()
         self.hexamers: CodingStatistics | None = None  # the input's own coding statistics, once `self_train` ran
         self.start_scorer = getattr(model, "start_scorer", None)  # the model's, or the input's own refit of it
+        self.coding_library: CodingLibrary | None = getattr(model, "coding_library", None)
+        self.pretrained_statistics = False  # whether `hexamers` came from the library (a short input), not the input
         self._strands: dict[bytes, tuple[Strand, Strand]] = {}  # `strands`', by record sequence digest
         self._cached_nt = 0
 
@@ -263,6 +275,13 @@ class GeneFinderAnnotator:
         if not self.self_trains:
             return
         first_pass = replace(self.settings, head_weight=0.0)
+        library = self.coding_library
+        if self.settings.hexamer_weight and library is not None and library.genetic_code == self.settings.genetic_code:
+            n, gc = gc_content(sequences())
+            if n < self.settings.min_self_training_nt:
+                self.hexamers, self.pretrained_statistics = library.statistics_at(gc), True
+                logger.info("input of %d nt < %d: pre-trained coding statistics at GC %.3f", n,
+                            self.settings.min_self_training_nt, gc)
 
         def called():
             for seq, records in joined_records(sequences(), JOIN_NT, self.separator):
@@ -270,7 +289,8 @@ class GeneFinderAnnotator:
                 yield strands, decode_orfs(seq, None, self.start_logits(strands), first_pass,
                                            hexamers=self.hexamers, strands=strands, records=records)
 
-        for _ in range(self.settings.self_training_rounds if self.settings.hexamer_weight else 0):
+        fits_hexamers = self.settings.hexamer_weight and not self.pretrained_statistics
+        for _ in range(self.settings.self_training_rounds if fits_hexamers else 0):
             self.hexamers = CodingStatistics.fit((strands, [g for g in genes if g.end - g.start + 1 >=
                                                             self.settings.self_training_min_length])
                                                  for strands, genes in called())

@@ -29,6 +29,8 @@ SUBCOMMANDS = {
     "train": ("train", "train a model from a YAML config (same as `accelerate launch train.py`)"),
     "plot-training": ("training_monitor", "RUN_DIR/metrics.jsonl -> PNG curves (loss, lr, grad norm, eval)"),
     "fit-starts": ("start_site_training", "fit the start-site scorer ORF decoding uses on annotated genomes"),
+    "fit-coding-library": ("coding_library_training",
+                           "count the coding statistics inputs too short to self-train on read (Prodigal's -p meta)"),
     "export": ("hub_export", "RUN_DIR/checkpoint-N -> a Hub model folder with code, tokenizers and model card"),
     "push-to-hub": ("hub_push", "upload an exported folder to the Hugging Face Hub (--dry-run lists files)"),
     "score-variants": ("variant_scoring", "zero-shot SNV effects: masked-LM log-likelihood ratio ALT vs REF -> TSV/VCF"),

@@ -4,8 +4,9 @@
 decoder: it weighs ORFs by the input's own hexamer statistics, a length prior and the start scorer. Loading the
 whole model for it costs more than a third of the work on a bacterial genome, mostly in importing the network's
 code (transformers: ~3.5 s of the ~19 s the held-out B. subtilis genome takes). `NetworkFreeModel` reads
-config.json and the `start_scorer.*` tensors of model.safetensors alone, and stands in for the model wherever
-the annotator reads it; anything that needs the network (the coding-frame head, generation) loads the full model.
+config.json and the `start_scorer.*` tensors of model.safetensors alone (and holds the folder's coding library,
+coding_library.py), and stands in for the model wherever the annotator reads it; anything that needs the network
+(the coding-frame head, generation) loads the full model.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from types import SimpleNamespace
 from safetensors import safe_open
 from torch import nn
 
+from .coding_library import CodingLibrary
 from .start_sites import StartSiteScorer
 
 PREFIX = "start_scorer."  # the scorer's tensors in model.safetensors (GeneFinderForConditionalGeneration.start_scorer)
@@ -30,12 +32,15 @@ def decodes_network_free(config: dict) -> bool:
 
 
 class NetworkFreeModel(nn.Module):
-    """A model folder's config (attribute access, as on a `GeneFinderConfig`) and fitted start scorer."""
+    """A model folder's config (attribute access, as on a `GeneFinderConfig`), fitted start scorer and coding library
+    (`annotate_cli.load_model` sets it: None if the folder has none)."""
 
-    def __init__(self, config: SimpleNamespace, start_scorer: StartSiteScorer):
+    def __init__(self, config: SimpleNamespace, start_scorer: StartSiteScorer,
+                 coding_library: CodingLibrary | None = None):
         super().__init__()
         self.config = config
         self.start_scorer = start_scorer
+        self.coding_library = coding_library
 
     @classmethod
     def from_folder(cls, path: str, config: dict) -> "NetworkFreeModel":

@@ -19,6 +19,7 @@ import os
 from transformers import Pipeline
 
 from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from .coding_library import LIBRARY_FILE, CodingLibrary
 from .fasta import FastaFile
 from .features import genes_to_rows
 from .gff3 import write_gff3
@@ -29,8 +30,8 @@ SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_c
                  "min_cds_length", "min_frame_agreement", "decoding", "head_weight", "length_prior", "upstream_prior",
                  "start_weight", "start_evidence", "gene_bias", "closed_ends", "edge_start_logit", "max_overlap",
                  "max_convergent_overlap", "max_divergent_overlap", "hexamer_weight",
-                 "self_training_rounds", "self_training_min_length", "refit_starts", "start_refit_l2",
-                 "start_refit_rounds")
+                 "self_training_rounds", "self_training_min_length", "min_self_training_nt", "refit_starts",
+                 "start_refit_l2", "start_refit_rounds")
 
 
 class GeneFindingPipeline(Pipeline):
@@ -58,6 +59,8 @@ class GeneFindingPipeline(Pipeline):
     def _forward(self, model_inputs, settings: AnnotationSettings):
         encoder_type = self.model.config.encoder_config.encoder_type
         bpe = self._bpe_tokenizer() if encoder_type == "dnabert2" else None
+        if not hasattr(self.model, "coding_library"):
+            self.model.coding_library = self._coding_library()
         annotator = GeneFinderAnnotator(self.model, self.tokenizer, GeneFinderInputs(encoder_type, bpe), settings)
         annotator.self_train(lambda: (fetch(0, length) for _, length, fetch in model_inputs["records"]))
         genes, lengths = [], {}
@@ -76,6 +79,14 @@ class GeneFindingPipeline(Pipeline):
                         _raise_exceptions_for_missing_entries=False)
             self._bpe = load_dnabert2_tokenizer(os.path.dirname(path))
         return self._bpe
+
+    def _coding_library(self) -> CodingLibrary | None:
+        """The pre-trained coding statistics short inputs read: LIBRARY_FILE of the model's folder or Hub repo, if
+        any."""
+        from transformers.utils import cached_file
+
+        path = cached_file(self.model.name_or_path, LIBRARY_FILE, _raise_exceptions_for_missing_entries=False)
+        return CodingLibrary.from_file(path) if path else None
 
     def postprocess(self, model_outputs, eukaryote: bool = False):
         text = io.StringIO()

@@ -19,6 +19,7 @@ import io
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Iterator
 
 from validation_sweep import DATA
 
@@ -44,24 +45,28 @@ def whole_codons(g: Gene) -> Gene | None:
     return replace(g, transcripts=(replace(t, exons=(), cds=(CDSPart(lo, hi, 0),)),))
 
 
-def cut_genome(fasta: str, gff: str, contig_length: int, min_length: int) -> tuple[str, list[Gene], dict[str, int]]:
-    """(FASTA text of the contigs, reference genes cut to them, contig lengths)."""
+def contigs(fasta: str, gff: str, contig_length: int, min_length: int) -> Iterator[tuple[str, str, list[Gene]]]:
+    """(name, sequence, reference genes cut to it in its coordinates) of each contig, in genome order."""
     genome, (genes, _) = FastaFile(fasta), read_gff3(gff)
     coding = [g for g in genes if len(g.transcripts) == 1 and len(g.transcripts[0].cds) == 1]
-    fasta_text, cut, lengths = io.StringIO(), [], {}
     for seqid in genome.names:
         index = GeneIndex([g for g in coding if g.seqid == seqid])
         n = genome.length(seqid)
         for start in range(0, n, contig_length):
             length = min(contig_length, n - start)
             name = f"{seqid}_{start + 1}-{start + length}"
-            seq = genome.fetch(seqid, start, start + length)
-            fasta_text.write(f">{name}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
-            lengths[name] = length
-            for g in genes_in_window(index, start, length):
-                piece = whole_codons(g)
-                if piece is not None and piece.end - piece.start + 1 >= min_length:
-                    cut.append(replace(piece, seqid=name))
+            pieces = [whole_codons(g) for g in genes_in_window(index, start, length)]
+            yield name, genome.fetch(seqid, start, start + length), [
+                replace(p, seqid=name) for p in pieces if p is not None and p.end - p.start + 1 >= min_length]
+
+
+def cut_genome(fasta: str, gff: str, contig_length: int, min_length: int) -> tuple[str, list[Gene], dict[str, int]]:
+    """(FASTA text of the contigs, reference genes cut to them, contig lengths)."""
+    fasta_text, cut, lengths = io.StringIO(), [], {}
+    for name, seq, genes in contigs(fasta, gff, contig_length, min_length):
+        fasta_text.write(f">{name}\n" + "".join(seq[i:i + 60] + "\n" for i in range(0, len(seq), 60)))
+        lengths[name] = len(seq)
+        cut += genes
     return fasta_text.getvalue(), cut, lengths
 
 

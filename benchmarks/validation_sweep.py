@@ -30,8 +30,8 @@ VALIDATION_REGIONS = [ECOLI_VALIDATION, "saureus_502a:Chromosome:2211760-2488229
 # the AnnotationSettings fields ORF decoding and its self-training read, for a report to say what it ran with
 ORF_SETTINGS = ("min_cds_length", "length_prior", "upstream_prior", "start_weight", "start_evidence", "hexamer_weight",
                 "gene_bias", "closed_ends", "edge_start_logit", "max_overlap", "max_convergent_overlap",
-                "max_divergent_overlap", "self_training_rounds", "self_training_min_length", "refit_starts",
-                "start_refit_l2", "start_refit_rounds")
+                "max_divergent_overlap", "self_training_rounds", "self_training_min_length", "min_self_training_nt",
+                "refit_starts", "start_refit_l2", "start_refit_rounds")
 
 
 def settings_line(settings, names: tuple[str, ...]) -> str:

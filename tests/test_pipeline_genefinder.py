@@ -5,8 +5,13 @@ import textwrap
 import torch
 from real_data import write_slice
 
+from genefinder.coding_library import CodingLibrary
 from genefinder.configuration_genefinder import GeneFinderConfig
+from genefinder.fasta import FastaFile
+from genefinder.genetic_code import GeneticCode
+from genefinder.gff3 import read_gff3
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
+from genefinder.strands import record_strands
 from genefinder.tokenization_gff import GFFTokenizer
 
 
@@ -22,9 +27,11 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
     GeneFinderForConditionalGeneration(cfg).save_pretrained(folder)
     GFFTokenizer().save_pretrained(folder)
     remote_code = {"pipeline_genefinder.py", "annotation.py", "orf_decoding.py", "start_sites.py", "orfs.py",
-                   "self_training.py", "strands.py"}
+                   "self_training.py", "strands.py", "coding_library.py"}
     assert remote_code <= {p.name for p in folder.iterdir()}
-    fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
+    fa, gff = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
+    strands = record_strands(FastaFile(str(fa)).fetch("NC_000913.3", 0, 3000), GeneticCode(11), 60)
+    CodingLibrary.count([("slice", [(strands, read_gff3(str(gff))[0])])], 11).save(str(folder))
     code = textwrap.dedent(f"""
         import sys
         sys.modules["genefinder"] = None  # the installed package must not be what loads
@@ -33,10 +40,11 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
         for item, decoding in (({str(fa)!r}, "orf"), ({str(fa)!r}, "generate"), ("ACGTTGCA" * 100, "auto")):
             out = finder(item, window=1024, overlap=256, max_new_tokens=16, constrained=False, decoding=decoding)
             print(type(finder).__name__, out["gff3"].splitlines()[1], type(out["genes"]).__name__)
+        print(finder.model.coding_library.names)  # read from the folder by the remote code, for short inputs
     """)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert res.returncode == 0, res.stderr[-3000:]
-    lines = res.stdout.strip().splitlines()[-3:]
+    lines = res.stdout.strip().splitlines()[-4:]
     assert lines == ["GeneFindingPipeline ##sequence-region NC_000913.3 1 3000 list"] * 2 + [
-        "GeneFindingPipeline ##sequence-region sequence 1 800 list"]
+        "GeneFindingPipeline ##sequence-region sequence 1 800 list", "('slice',)"]
