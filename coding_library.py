@@ -25,7 +25,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from .features import Gene
-from .self_training import CodingStatistics, in_frame_positions, strand_spans
+from .self_training import CodingStatistics, hexamer_counts
 from .strands import N_HEXAMERS, Strand
 
 LIBRARY_FILE = "coding_library.safetensors"
@@ -63,16 +63,15 @@ class CodingLibrary:
               genetic_code: int) -> "CodingLibrary":
         """From (name, ((`strands.record_strands`, reference genes in 1-based record coordinates) per record))
         per genome."""
-        names, gcs, coding, background = [], [], [], []
-        for name, records in genomes:
-            c, b = np.zeros(N_HEXAMERS, np.int64), np.zeros(N_HEXAMERS, np.int64)
-            seqs = []
+        def keeping_sequences(records, seqs: list[str]):
             for strands, genes in records:
                 seqs.append(strands[0].seq)
-                for strand, lo, hi in strand_spans(strands, genes):
-                    b += strand.hexamer_counts
-                    at = strand.hexamers[in_frame_positions(lo, hi)]
-                    c += np.bincount(at[at >= 0], minlength=N_HEXAMERS)
+                yield strands, genes
+
+        names, gcs, coding, background = [], [], [], []
+        for name, records in genomes:
+            seqs: list[str] = []
+            c, b, _ = hexamer_counts(keeping_sequences(records, seqs))
             names.append(name)
             gcs.append(gc_content(seqs)[1])
             coding.append(c)

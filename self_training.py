@@ -63,6 +63,20 @@ def in_frame_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return first + 3 * offsets
 
 
+def hexamer_counts(records: Iterable[tuple[tuple[Strand, Strand], list[Gene]]]) -> tuple[np.ndarray, np.ndarray, int]:
+    """(in-frame hexamer counts of the genes, counts of every hexamer of both strands, number of genes), each count
+    (4096,), over (`strands.record_strands`, genes in 1-based coordinates) per record."""
+    coding, background = np.zeros(N_HEXAMERS, np.int64), np.zeros(N_HEXAMERS, np.int64)
+    n_genes = 0
+    for strands, genes in records:
+        for strand, lo, hi in strand_spans(strands, genes):
+            background += strand.hexamer_counts
+            at = strand.hexamers[in_frame_positions(lo, hi)]
+            coding += np.bincount(at[at >= 0], minlength=N_HEXAMERS)
+            n_genes += len(lo)
+    return coding, background, n_genes
+
+
 @dataclass(frozen=True)
 class CodingStatistics:
     """log P(hexamer | in-frame coding) - log P(hexamer | genome), one score per hexamer (4096,)."""
@@ -74,14 +88,7 @@ class CodingStatistics:
     def fit(cls, records: Iterable[tuple[tuple[Strand, Strand], list[Gene]]]) -> "CodingStatistics":
         """From (`strands.record_strands`, genes called on the record in 1-based coordinates) per record: coding
         counts from the genes' in-frame hexamers, background counts from every hexamer of both strands."""
-        coding, background = np.zeros(N_HEXAMERS), np.zeros(N_HEXAMERS)
-        n_genes = 0
-        for strands, genes in records:
-            for strand, lo, hi in strand_spans(strands, genes):
-                background += strand.hexamer_counts
-                at = strand.hexamers[in_frame_positions(lo, hi)]
-                coding += np.bincount(at[at >= 0], minlength=N_HEXAMERS)
-                n_genes += len(lo)
+        coding, background, n_genes = hexamer_counts(records)
         p_background = (background + 1) / (background.sum() + N_HEXAMERS)
         p_coding = (coding + PSEUDO_HEXAMERS * p_background) / (coding.sum() + PSEUDO_HEXAMERS)
         return cls(np.log(p_coding) - np.log(p_background), n_genes)
