@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from .annotation import (DECODINGS, JOIN_NT, AnnotationSettings, GeneFinderAnnotator, WindowPrediction,
@@ -25,6 +26,7 @@ from .errors import GeneFinderInputError
 from .fasta import FastaFile
 from .features import genes_from_rows, genes_to_rows
 from .genetic_code import GeneticCode
+from .genetic_code_choice import choose_genetic_code
 from .gff3 import write_gff3
 from .network_free_model import MODEL_TYPE, NetworkFreeModel, decodes_network_free, read_config
 from .windows import reverse_complement
@@ -83,6 +85,16 @@ def load_model(path: str | None, device: str, network_free: bool = False):
     return model.to(device), tokenizer, GeneFinderInputs(encoder_type, bpe)
 
 
+def _genetic_code(text: str) -> int | str:
+    """--genetic-code's value: an NCBI table number, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a table number or auto, got {text!r}") from None
+
+
 def run_annotation(args) -> None:
     from accelerate import PartialState
     from tqdm.auto import tqdm
@@ -92,9 +104,14 @@ def run_annotation(args) -> None:
     network_free = args.head_weight == 0 and args.decoding in ("auto", "orf") and not args.eukaryote
     model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device), network_free)
     window, overlap = AnnotationSettings.window_for(model.config, args.window, args.overlap)
+
+    def records():
+        return (fa.fetch(name, 0, fa.length(name)) for name in fa.names)
+
     try:
         settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,
-                                      max_new_tokens=args.max_new_tokens, genetic_code=args.genetic_code,
+                                      max_new_tokens=args.max_new_tokens,
+                                      genetic_code=11 if args.genetic_code == "auto" else args.genetic_code,
                                       constrained=not args.no_constraints, introns=args.eukaryote,
                                       min_frame_agreement=args.min_frame_agreement, decoding=args.decoding,
                                       head_weight=args.head_weight, length_prior=args.length_prior,
@@ -110,6 +127,12 @@ def run_annotation(args) -> None:
                                       min_self_training_nt=args.min_self_training_nt,
                                       refit_starts=not args.no_refit_starts,
                                       start_refit_rounds=args.start_refit_rounds)
+        if args.genetic_code == "auto":
+            args.genetic_code, scores = choose_genetic_code(model, settings, records)
+            settings = replace(settings, genetic_code=args.genetic_code)
+            if state.is_local_main_process:
+                print(f"genetic code auto: table {args.genetic_code} (gene score per kb {scores[11]:.1f} under table "
+                      f"11, {scores[4]:.1f} under table 4)", file=sys.stderr)
         annotator = GeneFinderAnnotator(model, tok, inputs, settings)
     except ValueError as err:
         raise GeneFinderInputError(str(err)) from None
@@ -121,7 +144,7 @@ def run_annotation(args) -> None:
     if state.is_local_main_process and annotator.self_trains:
         print(f"self-training on {args.genome} ({sum(fa.length(n) for n in fa.names):,} nt of network-free "
               "passes)", file=sys.stderr)
-    annotator.self_train(lambda: (fa.fetch(name, 0, fa.length(name)) for name in fa.names))
+    annotator.self_train(records)
     if state.is_local_main_process and annotator.pretrained_statistics:
         print(f"{args.genome} is under --min-self-training-nt ({settings.min_self_training_nt:,} nt): hexamer "
               "statistics from the model's coding library, at the input's GC content", file=sys.stderr)
@@ -233,7 +256,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, help="nt shared by neighbouring windows (default: window / 4)")
     parser.add_argument("--max-new-tokens", type=int, default=AnnotationSettings.max_new_tokens,
                         help="generation limit per window (a gene cut by it is dropped)")
-    parser.add_argument("--genetic-code", type=int, default=11, help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes")
+    parser.add_argument("--genetic-code", type=_genetic_code, default=11,
+                        help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes; auto: 11 or 4, whichever the "
+                             "input's own genes fit better (ORF decoding; genetic_code_choice.py)")
     parser.add_argument("--eukaryote", action="store_true", help="genes may have introns; write gene -> mRNA -> exon/CDS (default: prokaryote, gene -> CDS)")
     parser.add_argument("--min-frame-agreement", type=float, default=AnnotationSettings.min_frame_agreement,
                         help="models with a coding-frame head: keep a gene only if the head reads at least this "
@@ -301,7 +326,10 @@ def run(args) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise GeneFinderInputError("--device cuda, but no CUDA device is available")
     try:
-        GeneticCode(args.genetic_code)
+        if args.genetic_code == "auto" and (args.eukaryote or args.decoding == "generate"):
+            raise ValueError("--genetic-code auto chooses between bacterial tables 11 and 4 by ORF decoding; "
+                             "give a table for --eukaryote or --decoding generate")
+        GeneticCode(11 if args.genetic_code == "auto" else args.genetic_code)
         AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
                            min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
                            length_prior=args.length_prior, upstream_prior=args.upstream_prior,

@@ -1,0 +1,49 @@
+"""`--genetic-code auto`: table 4 for a Mycoplasma genome, table 11 for the closest table-11 genome (S. aureus:
+AT-rich, few TGA stops), and the CLI annotating exactly as with the chosen table given."""
+
+import subprocess
+import sys
+
+from real_data import write_slice
+
+from genefinder.annotate_cli import load_model
+from genefinder.annotation import AnnotationSettings
+from genefinder.fasta import FastaFile
+from genefinder.genetic_code_choice import AUTO_MARGIN, choose_genetic_code
+
+
+def _choice(tmp_path, genome, seqid):
+    fa, _ = write_slice(tmp_path, genome, seqid, 50_000)
+    seq = FastaFile(str(fa)).fetch(seqid, 0, 50_000)
+    return choose_genetic_code(load_model(None, "cpu", network_free=True)[0], AnnotationSettings(decoding="orf"),
+                               lambda: [seq])
+
+
+def test_a_mycoplasma_genome_reads_tga_as_tryptophan(tmp_path):
+    code, scores = _choice(tmp_path, "mgenitalium_g37", "Chromosome")
+    assert code == 4 and scores[4] > 1.5 * scores[11]
+
+
+def test_an_at_rich_table_11_genome_keeps_table_11(tmp_path):
+    code, scores = _choice(tmp_path, "saureus_502a", "Chromosome")
+    assert code == 11 and scores[4] < AUTO_MARGIN * scores[11]
+
+
+def _annotate(*args):
+    return subprocess.run([sys.executable, "-m", "genefinder.cli", "annotate", *map(str, args)], capture_output=True,
+                          text=True)
+
+
+def test_auto_annotates_as_the_chosen_table_does_and_bad_values_are_one_line(tmp_path):
+    fa, _ = write_slice(tmp_path, "mgenitalium_g37", "Chromosome", 60_000)
+    auto = _annotate(fa, "-o", tmp_path / "auto.gff3", "--genetic-code", "auto", "--proteins", tmp_path / "auto.faa")
+    assert auto.returncode == 0, auto.stderr
+    assert "genetic code auto: table 4" in auto.stderr
+    given = _annotate(fa, "-o", tmp_path / "four.gff3", "--genetic-code", "4", "--proteins", tmp_path / "four.faa")
+    assert given.returncode == 0, given.stderr
+    for ext in ("gff3", "faa"):
+        assert (tmp_path / f"auto.{ext}").read_bytes() == (tmp_path / f"four.{ext}").read_bytes()
+    eukaryote = _annotate(fa, "-o", tmp_path / "e.gff3", "--genetic-code", "auto", "--eukaryote")
+    assert eukaryote.returncode == 2 and eukaryote.stderr.count("\n") == 1 and "auto" in eukaryote.stderr
+    word = _annotate(fa, "-o", tmp_path / "w.gff3", "--genetic-code", "four")
+    assert word.returncode == 2 and "table number or auto" in word.stderr
