@@ -17,29 +17,41 @@ from dataclasses import replace
 from typing import Callable, Iterable
 
 from .annotation import JOIN_NT, AnnotationSettings, GeneFinderAnnotator, joined_records
+from .features import Gene
 from .orf_decoding import decode_orfs
 
 AUTO_MARGIN = 1.25  # table 4 must score this many times table 11's per kb (between 0.99 and 1.65 on the data)
 
 
-def gene_score_per_kb(model, settings: AnnotationSettings, sequences: Callable[[], Iterable[str]]) -> float:
-    """Total score of the genes network-free ORF decoding calls on the input under `settings`' genetic code, after
-    fitting the input's hexamer statistics under that code, per kb of input."""
+def self_trained_genes(model, settings: AnnotationSettings,
+                       sequences: Callable[[], Iterable[str]]) -> tuple[list[Gene], int]:
+    """(the genes network-free ORF decoding calls on the input under `settings`' genetic code after fitting the
+    input's hexamer statistics under that code, in the coordinates of records joined as self-training joins them;
+    the input's nt)."""
     plain = replace(settings, decoding="orf", head_weight=0.0, refit_starts=False, min_self_training_nt=0)
     annotator = GeneFinderAnnotator(model, None, None, plain)
     annotator.self_train(sequences)
-    total, nt = 0.0, 0
+    genes, nt = [], 0
     for seq, records in joined_records(sequences(), JOIN_NT, annotator.separator):
         strands = annotator.strands(seq)
-        genes = decode_orfs(seq, None, annotator.start_logits(strands), plain, hexamers=annotator.hexamers,
-                            strands=strands, records=records)
-        total += sum(g.score for g in genes)
+        genes += decode_orfs(seq, None, annotator.start_logits(strands), plain, hexamers=annotator.hexamers,
+                             strands=strands, records=records)
         nt += len(seq) - (len(records) - 1) * len(annotator.separator)  # the records' own nt, not the joins
-    return 1000 * total / max(nt, 1)
+    return genes, nt
+
+
+def gene_score_per_kb(genes: list[Gene], nt: int) -> float:
+    return 1000 * sum(g.score for g in genes) / max(nt, 1)
+
+
+def coding_share(genes: list[Gene], nt: int) -> float:
+    """The share of the input's nt in the genes (which overlap by at most a few codons)."""
+    return sum(g.end - g.start + 1 for g in genes) / max(nt, 1)
 
 
 def choose_genetic_code(model, settings: AnnotationSettings,
                         sequences: Callable[[], Iterable[str]]) -> tuple[int, dict[int, float]]:
     """(11 or 4, the gene score per kb under each) for the input whose records `sequences()` yields."""
-    scores = {code: gene_score_per_kb(model, replace(settings, genetic_code=code), sequences) for code in (11, 4)}
+    scores = {code: gene_score_per_kb(*self_trained_genes(model, replace(settings, genetic_code=code), sequences))
+              for code in (11, 4)}
     return (4 if scores[4] >= AUTO_MARGIN * scores[11] else 11), scores
