@@ -47,3 +47,12 @@ def test_auto_annotates_as_the_chosen_table_does_and_bad_values_are_one_line(tmp
     assert eukaryote.returncode == 2 and eukaryote.stderr.count("\n") == 1 and "auto" in eukaryote.stderr
     word = _annotate(fa, "-o", tmp_path / "w.gff3", "--genetic-code", "four")
     assert word.returncode == 2 and "table number or auto" in word.stderr
+
+
+def test_genes_covering_little_under_table_11_get_a_warning(tmp_path):
+    for genome, warned in (("mgenitalium_g37", True), ("ecoli_k12_mg1655", False)):
+        seqid = "Chromosome" if genome == "mgenitalium_g37" else "NC_000913.3"
+        fa, _ = write_slice(tmp_path, genome, seqid, 150_000)
+        res = _annotate(fa, "-o", tmp_path / f"{genome}.gff3")
+        assert res.returncode == 0, res.stderr
+        assert ("try --genetic-code auto" in res.stderr) == warned, res.stderr
