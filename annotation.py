@@ -168,7 +168,8 @@ class AnnotationSettings:
     self_training_min_length: int = 500
     # nt; an input shorter than this in all (a plasmid, a phage, one metagenome contig) is not self-trained on: it
     # reads the model's pre-trained coding statistics at its GC content instead (coding_library.py), when the
-    # model folder has them and their genetic code is the input's. 0: always self-train
+    # model folder has them and their genetic code is the input's (chosen leaving each training genome out of the
+    # library: docs/short_inputs.md). 0: always self-train
     min_self_training_nt: int = 50_000
     # refit the start scorer on the input's own called genes, L2-pulled towards the model's (chosen leaving each
     # training genome out of the scorer's fit and scoring its whole chromosome: docs/start_refit_whole_genomes.md;
