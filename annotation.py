@@ -295,8 +295,19 @@ class GeneFinderAnnotator:
             self.hexamers = CodingStatistics.fit((strands, [g for g in genes if g.end - g.start + 1 >=
                                                             self.settings.self_training_min_length])
                                                  for strands, genes in called())
+        fitted_on = None  # the genes the scorer in use was fitted on, by unit of work
         for _ in range(self.settings.start_refit_rounds if self.settings.refit_starts else 0):
-            self.start_scorer = refit_start_scorer(self.model.start_scorer, called(), self.settings.start_refit_l2)
+            spans: list[list[tuple]] = []
+
+            def recorded():
+                for strands, genes in called():
+                    spans.append([(g.strand, g.start, g.end) for g in genes])
+                    yield strands, genes
+
+            refit = refit_start_scorer(self.model.start_scorer, recorded(), self.settings.start_refit_l2)
+            if spans == fitted_on:  # fitted on the same genes, from the same scorer: the scorer in use again, and
+                break  # so would every round left be (a short input's genes settle in a round or two)
+            self.start_scorer, fitted_on = refit, spans
 
     def _resolve_decoding(self) -> str:
         # read off the config, not the head itself: `network_free_model` loads the start scorer alone
