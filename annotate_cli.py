@@ -141,10 +141,15 @@ def run_annotation(args) -> None:
     done = _read_partials(out) if args.resume else {}
     if not args.resume:
         partial.unlink(missing_ok=True)
-    if state.is_local_main_process and annotator.self_trains:
+    independent = args.independent_records and annotator.decoding == "orf"
+    if independent and state.is_local_main_process:
+        print(f"annotating each of the {len(fa.names):,} records of {args.genome} as an input of its own",
+              file=sys.stderr)
+    elif state.is_local_main_process and annotator.self_trains:
         print(f"self-training on {args.genome} ({sum(fa.length(n) for n in fa.names):,} nt of network-free "
               "passes)", file=sys.stderr)
-    annotator.self_train(records)
+    if not independent:
+        annotator.self_train(records)
     if state.is_local_main_process and annotator.pretrained_statistics:
         print(f"{args.genome} is under --min-self-training-nt ({settings.min_self_training_nt:,} nt): hexamer "
               "statistics from the model's coding library, at the input's GC content", file=sys.stderr)
@@ -153,10 +158,15 @@ def run_annotation(args) -> None:
     bar = tqdm(total=total, unit="nt", unit_scale=True, desc=f"annotate ({annotator.decoding}, nt)", file=sys.stderr,
                disable=not state.is_local_main_process)
     with open(partial, "a", encoding="utf-8") as log:
-        for batch_no, (names, idx) in enumerate(_units_of_work(annotator, fa, plans)):
+        for batch_no, (names, idx) in enumerate(_units_of_work(annotator, fa, plans, independent)):
             mine = batch_no % state.num_processes == state.process_index
             if mine and not all((name, plans[name][i][0]) in done for name in names for i in idx):
-                if len(names) > 1:  # short records, decoded joined
+                if independent:  # the record alone: its own self-training (or the library), its own decoding
+                    name, alone = names[0], GeneFinderAnnotator(model, tok, inputs, settings)
+                    alone.self_train(lambda: [fa.fetch(name, 0, fa.length(name))])
+                    preds = alone.annotate_record(name, fa.length(name), lambda s, e: fa.fetch(name, s, e),
+                                                  progress=bar.update)
+                elif len(names) > 1:  # short records, decoded joined
                     preds = annotator.annotate_joined(names, [fa.fetch(n, 0, fa.length(n)) for n in names],
                                                       progress=bar.update)
                 else:
@@ -199,11 +209,16 @@ def _check_coding_density(args, fa: FastaFile, genes, settings: AnnotationSettin
               file=sys.stderr)
 
 
-def _units_of_work(annotator: GeneFinderAnnotator, fa: FastaFile, plans: dict[str, list[tuple[int, int]]]
-                   ) -> Iterator[tuple[list[str], list[int]]]:
-    """(records, indices into each one's plan) of each batch, fixed by the input alone (never by process): with
-    network-free ORF decoding, consecutive records grouped as self-training joins them (`record_groups`: the
-    whole record each); otherwise `batch_size` windows of one record at a time."""
+def _units_of_work(annotator: GeneFinderAnnotator, fa: FastaFile, plans: dict[str, list[tuple[int, int]]],
+                   independent: bool = False) -> Iterator[tuple[list[str], list[int]]]:
+    """(records, indices into each one's plan) of each batch, fixed by the input alone (never by process):
+    `independent` records (ORF decoding), one whole record each; with network-free ORF decoding, consecutive records
+    grouped as self-training joins them (`record_groups`: the whole record each); otherwise `batch_size` windows
+    of one record at a time."""
+    if independent:
+        for name in fa.names:
+            yield [name], [0]
+        return
     if annotator.joins_records:
         for names in record_groups(fa.names, fa.length, JOIN_NT, len(annotator.separator)):
             yield names, [0]
@@ -327,6 +342,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "statistics at its GC content instead of self-training on itself (default "
                              f"{AnnotationSettings.min_self_training_nt:,}: docs/short_inputs.md; 0: always "
                              "self-train)")
+    parser.add_argument("--independent-records", action="store_true",
+                        help="ORF decoding: annotate every record as an input of its own (its own self-training, or "
+                             "the coding library under --min-self-training-nt), for records of different organisms "
+                             "(phages, plasmids), as Prodigal's -p meta treats them; default: the records are one "
+                             "genome, self-trained on together")
     parser.add_argument("--no-refit-starts", action="store_true",
                         help="ORF decoding: read starts with the model's start scorer as it is, not refitted on the "
                              "input's own genes")
@@ -345,9 +365,10 @@ def run(args) -> None:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise GeneFinderInputError("--device cuda, but no CUDA device is available")
     try:
-        if args.genetic_code == "auto" and (args.eukaryote or args.decoding == "generate"):
-            raise ValueError("--genetic-code auto chooses between bacterial tables 11 and 4 by ORF decoding; "
-                             "give a table for --eukaryote or --decoding generate")
+        for flag, on in (("--genetic-code auto", args.genetic_code == "auto"),
+                         ("--independent-records", args.independent_records)):
+            if on and (args.eukaryote or args.decoding == "generate"):
+                raise ValueError(f"{flag} is for bacterial ORF decoding, not --eukaryote or --decoding generate")
         GeneticCode(11 if args.genetic_code == "auto" else args.genetic_code)
         AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
                            min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
