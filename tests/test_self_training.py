@@ -101,3 +101,24 @@ def test_start_refit_learns_the_inputs_starts_and_stays_near_the_model_scorer(ec
     pulled = refit_start_scorer(learned, [(strands_of(seq), ref[:20])], l2=1e4)
     assert torch.allclose(pulled.filter.weight, learned.filter.weight, atol=1e-3)
     assert refit_start_scorer(learned, [(strands_of(seq[:1000]), [])], l2=0.01) is learned
+
+
+def test_start_refits_stop_at_a_scorer_that_refits_to_itself(ecoli_300k, monkeypatch):
+    """On 20 kb the called genes settle before the fourth round: the refits stop there, and one more round from
+    where they stopped gives the very same scorer, so the rounds skipped would have changed nothing."""
+    import genefinder.annotation as annotation
+    from genefinder.annotate_cli import load_model
+
+    seq = ecoli_300k[0][:20_000]
+    model = load_model(None, "cpu", network_free=True)[0]
+    settings = AnnotationSettings(decoding="orf", min_self_training_nt=0)
+    fits = []
+    monkeypatch.setattr(annotation, "refit_start_scorer", lambda *a: fits.append(1) or refit_start_scorer(*a))
+    annotator = annotation.GeneFinderAnnotator(model, None, None, settings)
+    annotator.self_train(lambda: [seq])
+    assert 1 < len(fits) < settings.start_refit_rounds
+    strands = annotator.strands(seq)
+    genes = decode_orfs(seq, None, annotator.start_logits(strands), settings, hexamers=annotator.hexamers,
+                        strands=strands)
+    again = refit_start_scorer(model.start_scorer, [(strands, genes)], settings.start_refit_l2)
+    assert torch.equal(again.filter.weight, annotator.start_scorer.filter.weight)
