@@ -204,9 +204,9 @@ def _check_coding_density(args, fa: FastaFile, genes, settings: AnnotationSettin
         return
     covered = sum(g.end - g.start + 1 for g in genes)  # called genes barely overlap (at most max_overlap nt)
     if covered / total < LOW_DENSITY:
-        print(f"genefinder: warning: genes cover {covered / total:.0%} of {args.genome} under table 11; a genome "
-              "that reads TGA as Trp (Mycoplasma, Spiroplasma) looks like this: try --genetic-code auto",
-              file=sys.stderr)
+        print(f"genefinder: warning: genes cover {covered / total:.0%} of {args.genome} under table 11, less than "
+              "of a bacterial genome: if it reads TGA as Trp (Mycoplasma, Spiroplasma), try --genetic-code auto; a "
+              "eukaryote needs --eukaryote", file=sys.stderr)
 
 
 def _units_of_work(annotator: GeneFinderAnnotator, fa: FastaFile, plans: dict[str, list[tuple[int, int]]],
