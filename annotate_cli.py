@@ -11,6 +11,7 @@ output is byte-identical to a one-process run.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -127,7 +128,8 @@ def run_annotation(args) -> None:
                                       min_self_training_nt=args.min_self_training_nt,
                                       refit_starts=not args.no_refit_starts,
                                       start_refit_rounds=args.start_refit_rounds)
-        if args.genetic_code == "auto":
+        chosen_code = args.genetic_code == "auto"
+        if chosen_code:
             args.genetic_code, scores = choose_genetic_code(model, settings, records)
             settings = replace(settings, genetic_code=args.genetic_code)
             if state.is_local_main_process:
@@ -185,7 +187,13 @@ def run_annotation(args) -> None:
         for (seqid, _), p in _read_partials(out).items():
             by_record.setdefault(seqid, []).append(p)
         genes = [g for name in fa.names for g in stitch(by_record.get(name, []), fa.length(name))]
-        _write_outputs(args, fa, genes)
+        run_line = f"decoding=orf genetic_code={settings.genetic_code} records=independent" if independent \
+            else annotator.provenance()
+        if chosen_code:
+            run_line += " (genetic code chosen by --genetic-code auto)"
+        _write_outputs(args, fa, genes, (f"processor genefinder {_version()}",
+                                         f"genefinder-model {args.model or 'default_model (bundled)'}",
+                                         f"genefinder-run {run_line}"))
         _check_coding_density(args, fa, genes, settings)
         for p in out.parent.glob(f"{out.name}.partial.*.jsonl"):
             p.unlink()
@@ -244,8 +252,16 @@ def _read_partials(out: Path) -> dict[tuple[str, int], WindowPrediction]:
     return found
 
 
-def _write_outputs(args, fa: FastaFile, genes) -> None:
-    """GFF3 (and protein / CDS FASTA) written to temporary files, then renamed: never a partial output."""
+def _version() -> str:
+    try:
+        return importlib.metadata.version("genefinder")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _write_outputs(args, fa: FastaFile, genes, pragmas: tuple[str, ...] = ()) -> None:
+    """GFF3 (and protein / CDS FASTA) written to temporary files, then renamed: never a partial output; `pragmas`,
+    the run's provenance (`gff3.write_gff3`)."""
     code = GeneticCode(args.genetic_code)
     targets = [(args.output, "gff")] + [(p, kind) for p, kind in ((args.proteins, "faa"), (args.cds, "fna")) if p]
     temps = {}
@@ -255,7 +271,8 @@ def _write_outputs(args, fa: FastaFile, genes) -> None:
             temps[kind] = (tmp, path)
             os.close(fd)
         with open(temps["gff"][0], "w", encoding="utf-8") as fh:
-            written = write_gff3(fh, genes, {n: fa.length(n) for n in fa.names}, eukaryote=args.eukaryote)
+            written = write_gff3(fh, genes, {n: fa.length(n) for n in fa.names}, eukaryote=args.eukaryote,
+                                 pragmas=pragmas)
         for kind in ("faa", "fna"):
             if kind not in temps:
                 continue

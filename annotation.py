@@ -249,6 +249,7 @@ class GeneFinderAnnotator:
         self.start_scorer = getattr(model, "start_scorer", None)  # the model's, or the input's own refit of it
         self.coding_library: CodingLibrary | None = getattr(model, "coding_library", None)
         self.pretrained_statistics = False  # whether `hexamers` came from the library (a short input), not the input
+        self.input_gc: float | None = None  # the input's GC content, where the library was read at it
         self._strands: dict[bytes, tuple[Strand, Strand]] = {}  # `strands`', by record sequence digest
         self._cached_nt = 0
 
@@ -280,7 +281,7 @@ class GeneFinderAnnotator:
         if self.settings.hexamer_weight and library is not None and library.genetic_code == self.settings.genetic_code:
             n, gc = gc_content(sequences())
             if n < self.settings.min_self_training_nt:
-                self.hexamers, self.pretrained_statistics = library.statistics_at(gc), True
+                self.hexamers, self.pretrained_statistics, self.input_gc = library.statistics_at(gc), True, gc
                 logger.info("input of %d nt < %d: pre-trained coding statistics at GC %.3f", n,
                             self.settings.min_self_training_nt, gc)
 
@@ -308,6 +309,17 @@ class GeneFinderAnnotator:
             if spans == fitted_on:  # fitted on the same genes, from the same scorer: the scorer in use again, and
                 break  # so would every round left be (a short input's genes settle in a round or two)
             self.start_scorer, fitted_on = refit, spans
+
+    def provenance(self) -> str:
+        """One line saying how the genes were called: the decoder, the genetic code and, for ORF decoding, where
+        its hexamer statistics and start scorer came from."""
+        words = [f"decoding={self.decoding}", f"genetic_code={self.settings.genetic_code}"]
+        if self.decoding == "orf":
+            statistics = "none" if self.hexamers is None else \
+                f"library@GC{self.input_gc:.3f}" if self.pretrained_statistics else "self-trained"
+            starts = "refitted" if self.start_scorer is not getattr(self.model, "start_scorer", None) else "model"
+            words += [f"hexamer_statistics={statistics}", f"start_scorer={starts}"]
+        return " ".join(words)
 
     def _resolve_decoding(self) -> str:
         # read off the config, not the head itself: `network_free_model` loads the start scorer alone

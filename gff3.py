@@ -229,11 +229,17 @@ def _phase(row: _Row, path: str) -> int:
 # ---------------------------------------------------------------------------------------------- writing
 
 def write_gff3(out: io.TextIOBase, genes: list[Gene], sequence_lengths: dict[str, int], *,
-               eukaryote: bool, source: str = "genefinder") -> list[tuple[str, Gene]]:
-    """Write genes (genome coordinates, `Gene.seqid` set) as GFF3; returns (gene ID, gene) in file order."""
+               eukaryote: bool, source: str = "genefinder", pragmas: tuple[str, ...] = ()) -> list[tuple[str, Gene]]:
+    """Write genes (genome coordinates, `Gene.seqid` set) as GFF3; returns (gene ID, gene) in file order.
+    `pragmas`: lines of provenance written as `#!line` after the directives (comments to a GFF3 reader, as NCBI's
+    `#!processor` lines are)."""
     out.write("##gff-version 3\n")
     for name, length in sequence_lengths.items():
         out.write(f"##sequence-region {_esc(name)} 1 {length}\n")
+    for line in pragmas:
+        if "\n" in line:
+            raise ValueError(f"a GFF3 pragma is one line, got {line!r}")
+        out.write(f"#!{line}\n")
     counter: Counter = Counter()
     written = []
     by_seq: dict[str, list[Gene]] = defaultdict(list)

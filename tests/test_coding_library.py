@@ -170,4 +170,6 @@ def test_independent_records_get_the_genes_each_gets_as_a_file_of_its_own(tmp_pa
         single.write_text(f">{name}\n{seq}\n")
         alone += rows(single)
     assert rows(both, "--independent-records") == alone
+    provenance = (tmp_path / "out.gff3").read_text()
+    assert "#!genefinder-run decoding=orf genetic_code=11 records=independent" in provenance
     assert rows(both) != alone  # 60 kb together: self-trained on both, as one genome

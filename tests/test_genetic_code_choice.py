@@ -41,8 +41,11 @@ def test_auto_annotates_as_the_chosen_table_does_and_bad_values_are_one_line(tmp
     assert "genetic code auto: table 4" in auto.stderr
     given = _annotate(fa, "-o", tmp_path / "four.gff3", "--genetic-code", "4", "--proteins", tmp_path / "four.faa")
     assert given.returncode == 0, given.stderr
-    for ext in ("gff3", "faa"):
-        assert (tmp_path / f"auto.{ext}").read_bytes() == (tmp_path / f"four.{ext}").read_bytes()
+    assert (tmp_path / "auto.faa").read_bytes() == (tmp_path / "four.faa").read_bytes()
+    auto_lines, four_lines = ((tmp_path / f"{n}.gff3").read_text().splitlines() for n in ("auto", "four"))
+    assert [x for x in auto_lines if not x.startswith("#!")] == [x for x in four_lines if not x.startswith("#!")]
+    run = next(x for x in auto_lines if x.startswith("#!genefinder-run "))  # the provenance says how
+    assert "genetic_code=4 " in run and "chosen by --genetic-code auto" in run
     eukaryote = _annotate(fa, "-o", tmp_path / "e.gff3", "--genetic-code", "auto", "--eukaryote")
     assert eukaryote.returncode == 2 and eukaryote.stderr.count("\n") == 1 and "auto" in eukaryote.stderr
     word = _annotate(fa, "-o", tmp_path / "w.gff3", "--genetic-code", "four")

@@ -100,9 +100,13 @@ def test_write_then_read_gives_the_same_genes(tmp_path, eukaryote):
 def test_writer_output_passes_gt_gff3validator(tmp_path, eukaryote):
     out = tmp_path / "out.gff3"
     with open(out, "w") as fh:
-        write_gff3(fh, sample_genes(), {"chr1": 1000, "chr;2": 500}, eukaryote=eukaryote)
+        write_gff3(fh, sample_genes(), {"chr1": 1000, "chr;2": 500}, eukaryote=eukaryote,
+                   pragmas=("processor genefinder test", "genefinder-run decoding=orf"))
     res = subprocess.run(["gt", "gff3validator", str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    assert out.read_text().splitlines()[3:5] == ["#!processor genefinder test", "#!genefinder-run decoding=orf"]
+    with pytest.raises(ValueError, match="one line"):
+        write_gff3(io.StringIO(), [], {}, eukaryote=eukaryote, pragmas=("two\nlines",))
 
 
 @pytest.mark.skipif(shutil.which("gt") is None, reason="genometools not installed (apt-get install genometools)")
