@@ -8,7 +8,10 @@ refit, the costly part), and the total score of its called genes per kb compared
 scores at least AUTO_MARGIN times table 11's, table 11 being the common case (and Prodigal's default). On the five
 bacterial genomes of ../shared/data, table 4 / table 11 is 0.42-0.99 for the four table-11 genomes and 1.65 for
 M. genitalium (table 4): `benchmarks/genetic_code_choice.py`, docs/genetic_code_choice.md. Choosing costs two such
-self-trainings, a few seconds for a bacterial genome, so it runs only when asked for.
+self-trainings, a few seconds for a bacterial genome, so it runs only when asked for (`genefinder annotate
+--genetic-code auto`, or `genetic_code="auto"` in the pipeline).
+
+This module is Hub remote code: numpy, torch and siblings only.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The Hub demo runs exactly what `genefinder annotate` runs (annotation.GeneFinder
 decoding, windows and stitching, the same GFF3 writer); only the input and output shapes differ:
 
     >>> finder = pipeline("gene-finding", model="path/to/model", trust_remote_code=True)   # doctest: +SKIP
-    >>> result = finder("ATGAAACGC...", genetic_code=11)                                   # doctest: +SKIP
+    >>> result = finder("ATGAAACGC...", genetic_code=11)  # or "auto": 11 or 4 from the input # doctest: +SKIP
     >>> print(result["gff3"]); result["genes"][0]                                          # doctest: +SKIP
 
 A string naming an existing file is read as FASTA (plain or gzip, every record); any other string is a
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import replace
 
 from transformers import Pipeline
 
@@ -22,6 +23,7 @@ from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
 from .coding_library import LIBRARY_FILE, CodingLibrary
 from .fasta import FastaFile
 from .features import genes_to_rows
+from .genetic_code_choice import choose_genetic_code
 from .gff3 import write_gff3
 from .processing_genefinder import GeneFinderInputs
 from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
@@ -43,10 +45,16 @@ class GeneFindingPipeline(Pipeline):
             raise ValueError(f"unknown gene-finding argument(s) {sorted(unknown)}; known: {SETTING_NAMES}")
         if "genetic_code" not in settings:
             settings["genetic_code"] = getattr(self.model.config, "genetic_code", 11)
+        choose_code = settings["genetic_code"] == "auto"  # table 11 or 4, chosen from the input (genetic_code_choice)
+        if choose_code:
+            settings["genetic_code"] = 11
         settings["window"], settings["overlap"] = AnnotationSettings.window_for(
             self.model.config, settings.get("window"), settings.get("overlap"))
         eukaryote = bool(eukaryote)
-        return {}, {"settings": AnnotationSettings(introns=eukaryote, **settings)}, {"eukaryote": eukaryote}
+        if choose_code and eukaryote:
+            raise ValueError('genetic_code="auto" chooses between bacterial tables 11 and 4; give a table')
+        return {}, {"settings": AnnotationSettings(introns=eukaryote, **settings), "choose_code": choose_code}, \
+            {"eukaryote": eukaryote}
 
     def preprocess(self, inputs):
         if isinstance(inputs, str) and os.path.isfile(inputs):
@@ -56,13 +64,19 @@ class GeneFindingPipeline(Pipeline):
         normalize_dna(sequence)  # raises on anything that is not DNA, naming the character and position
         return {"records": [("sequence", len(sequence), lambda a, b: sequence[a:b])]}
 
-    def _forward(self, model_inputs, settings: AnnotationSettings):
+    def _forward(self, model_inputs, settings: AnnotationSettings, choose_code: bool = False):
         encoder_type = self.model.config.encoder_config.encoder_type
         bpe = self._bpe_tokenizer() if encoder_type == "dnabert2" else None
         if not hasattr(self.model, "coding_library"):
             self.model.coding_library = self._coding_library()
+
+        def sequences():
+            return (fetch(0, length) for _, length, fetch in model_inputs["records"])
+
+        if choose_code:
+            settings = replace(settings, genetic_code=choose_genetic_code(self.model, settings, sequences)[0])
         annotator = GeneFinderAnnotator(self.model, self.tokenizer, GeneFinderInputs(encoder_type, bpe), settings)
-        annotator.self_train(lambda: (fetch(0, length) for _, length, fetch in model_inputs["records"]))
+        annotator.self_train(sequences)
         genes, lengths = [], {}
         for seqid, length, fetch in model_inputs["records"]:
             genes += stitch(annotator.annotate_record(seqid, length, fetch), length)

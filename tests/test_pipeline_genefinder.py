@@ -27,7 +27,7 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
     GeneFinderForConditionalGeneration(cfg).save_pretrained(folder)
     GFFTokenizer().save_pretrained(folder)
     remote_code = {"pipeline_genefinder.py", "annotation.py", "orf_decoding.py", "start_sites.py", "orfs.py",
-                   "self_training.py", "strands.py", "coding_library.py"}
+                   "self_training.py", "strands.py", "coding_library.py", "genetic_code_choice.py"}
     assert remote_code <= {p.name for p in folder.iterdir()}
     fa, gff = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
     strands = record_strands(FastaFile(str(fa)).fetch("NC_000913.3", 0, 3000), GeneticCode(11), 60)
@@ -41,10 +41,13 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
             out = finder(item, window=1024, overlap=256, max_new_tokens=16, constrained=False, decoding=decoding)
             print(type(finder).__name__, out["gff3"].splitlines()[1], type(out["genes"]).__name__)
         print(finder.model.coding_library.names)  # read from the folder by the remote code, for short inputs
+        auto = finder({str(fa)!r}, genetic_code="auto", decoding="orf")  # table 11 or 4, chosen from the input
+        print(auto["gff3"].splitlines()[1])
     """)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert res.returncode == 0, res.stderr[-3000:]
-    lines = res.stdout.strip().splitlines()[-4:]
+    lines = res.stdout.strip().splitlines()[-5:]
     assert lines == ["GeneFindingPipeline ##sequence-region NC_000913.3 1 3000 list"] * 2 + [
-        "GeneFindingPipeline ##sequence-region sequence 1 800 list", "('slice',)"]
+        "GeneFindingPipeline ##sequence-region sequence 1 800 list", "('slice',)",
+        "##sequence-region NC_000913.3 1 3000"]

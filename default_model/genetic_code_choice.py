@@ -1,0 +1,1 @@
+../genetic_code_choice.py
