@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from .coding_frames import frame_agreement
-from .coding_library import CodingLibrary, gc_content
+from .coding_library import CodingLibrary, short_input_gc
 from .features import Gene
 from .genetic_code import GeneticCode
 from .orf_decoding import decode_orfs
@@ -248,8 +248,7 @@ class GeneFinderAnnotator:
         self.hexamers: CodingStatistics | None = None  # the input's own coding statistics, once `self_train` ran
         self.start_scorer = getattr(model, "start_scorer", None)  # the model's, or the input's own refit of it
         self.coding_library: CodingLibrary | None = getattr(model, "coding_library", None)
-        self.pretrained_statistics = False  # whether `hexamers` came from the library (a short input), not the input
-        self.input_gc: float | None = None  # the input's GC content, where the library was read at it
+        self.input_gc: float | None = None  # the input's GC content, where `hexamers` are the library's at it
         self._strands: dict[bytes, tuple[Strand, Strand]] = {}  # `strands`', by record sequence digest
         self._cached_nt = 0
 
@@ -265,6 +264,11 @@ class GeneFinderAnnotator:
         return self.decoding == "orf" and not self.settings.head_weight
 
     @property
+    def pretrained_statistics(self) -> bool:
+        """Whether `hexamers` came from the model's coding library (an input too short to self-train on)."""
+        return self.input_gc is not None
+
+    @property
     def self_trains(self) -> bool:
         """Whether `self_train` fits anything: ORF decoding with a hexamer weight or a start-scorer refit."""
         return self.decoding == "orf" and (self.settings.hexamer_weight > 0 or self.settings.refit_starts)
@@ -276,20 +280,16 @@ class GeneFinderAnnotator:
         uses them."""
         if not self.self_trains:
             return
-        first_pass = replace(self.settings, head_weight=0.0)
         library = self.coding_library
         if self.settings.hexamer_weight and library is not None and library.genetic_code == self.settings.genetic_code:
-            n, gc = gc_content(sequences())
-            if n < self.settings.min_self_training_nt:
-                self.hexamers, self.pretrained_statistics, self.input_gc = library.statistics_at(gc), True, gc
-                logger.info("input of %d nt < %d: pre-trained coding statistics at GC %.3f", n,
-                            self.settings.min_self_training_nt, gc)
+            self.input_gc = short_input_gc(sequences(), self.settings.min_self_training_nt)
+            if self.input_gc is not None:
+                self.hexamers = library.statistics_at(self.input_gc)
+                logger.info("input under %d nt: pre-trained coding statistics at GC %.3f",
+                            self.settings.min_self_training_nt, self.input_gc)
 
         def called():
-            for seq, records in joined_records(sequences(), JOIN_NT, self.separator):
-                strands = self.strands(seq)
-                yield strands, decode_orfs(seq, None, self.start_logits(strands), first_pass,
-                                           hexamers=self.hexamers, strands=strands, records=records)
+            return ((strands, genes) for strands, genes, _ in self.network_free_calls(sequences))
 
         fits_hexamers = self.settings.hexamer_weight and not self.pretrained_statistics
         for _ in range(self.settings.self_training_rounds if fits_hexamers else 0):
@@ -309,6 +309,17 @@ class GeneFinderAnnotator:
             if spans == fitted_on:  # fitted on the same genes, from the same scorer: the scorer in use again, and
                 break  # so would every round left be (a short input's genes settle in a round or two)
             self.start_scorer, fitted_on = refit, spans
+
+    def network_free_calls(self, sequences: Callable[[], Iterable[str]]
+                           ) -> Iterator[tuple[tuple[Strand, Strand], list[Gene], int]]:
+        """Network-free ORF decoding of the input with the statistics and start scorer of this moment, one unit of
+        work (`joined_records`) at a time: (its strands, its genes in joined coordinates, its records' own nt)."""
+        first_pass = replace(self.settings, head_weight=0.0)
+        for seq, records in joined_records(sequences(), JOIN_NT, self.separator):
+            strands = self.strands(seq)
+            genes = decode_orfs(seq, None, self.start_logits(strands), first_pass, hexamers=self.hexamers,
+                                strands=strands, records=records)
+            yield strands, genes, len(seq) - (len(records) - 1) * len(self.separator)
 
     def provenance(self) -> str:
         """One line saying how the genes were called: the decoder, the genetic code and, for ORF decoding, where

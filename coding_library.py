@@ -41,6 +41,18 @@ def gc_content(sequences: Iterable[str]) -> tuple[int, float]:
     return n, gc / acgt if acgt else 0.5
 
 
+def short_input_gc(sequences: Iterable[str], limit: int) -> float | None:
+    """The GC content of the sequences together if they hold fewer than `limit` nt, else None; reading stops as
+    soon as `limit` is reached, so a genome is not read whole for it."""
+    held, n = [], 0
+    for seq in sequences:
+        n += len(seq)
+        if n >= limit:
+            return None
+        held.append(seq)
+    return gc_content(held)[1] if n < limit else None  # (a limit of 0: never short, not even when empty)
+
+
 @dataclass(frozen=True)
 class CodingLibrary:
     """Hexamer counts per library genome: `coding` (k, 4096) in-frame in its reference genes, `background`

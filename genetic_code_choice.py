@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Iterable
 
-from .annotation import JOIN_NT, AnnotationSettings, GeneFinderAnnotator, joined_records
+from .annotation import AnnotationSettings, GeneFinderAnnotator
 from .features import Gene
-from .orf_decoding import decode_orfs
 
 AUTO_MARGIN = 1.25  # table 4 must score this many times table 11's per kb (between 0.99 and 1.65 on the data)
 
@@ -35,11 +34,9 @@ def self_trained_genes(model, settings: AnnotationSettings,
     annotator = GeneFinderAnnotator(model, None, None, plain)
     annotator.self_train(sequences)
     genes, nt = [], 0
-    for seq, records in joined_records(sequences(), JOIN_NT, annotator.separator):
-        strands = annotator.strands(seq)
-        genes += decode_orfs(seq, None, annotator.start_logits(strands), plain, hexamers=annotator.hexamers,
-                             strands=strands, records=records)
-        nt += len(seq) - (len(records) - 1) * len(annotator.separator)  # the records' own nt, not the joins
+    for _, unit_genes, unit_nt in annotator.network_free_calls(sequences):
+        genes += unit_genes
+        nt += unit_nt
     return genes, nt
 
 
@@ -52,9 +49,14 @@ def coding_share(genes: list[Gene], nt: int) -> float:
     return sum(g.end - g.start + 1 for g in genes) / max(nt, 1)
 
 
+def table_for(scores: dict[int, float]) -> int:
+    """The table chosen from the gene score per kb under tables 11 and 4."""
+    return 4 if scores[4] >= AUTO_MARGIN * scores[11] else 11
+
+
 def choose_genetic_code(model, settings: AnnotationSettings,
                         sequences: Callable[[], Iterable[str]]) -> tuple[int, dict[int, float]]:
     """(11 or 4, the gene score per kb under each) for the input whose records `sequences()` yields."""
     scores = {code: gene_score_per_kb(*self_trained_genes(model, replace(settings, genetic_code=code), sequences))
               for code in (11, 4)}
-    return (4 if scores[4] >= AUTO_MARGIN * scores[11] else 11), scores
+    return table_for(scores), scores

@@ -13,7 +13,7 @@ from real_data import DATA, genome, write_slice
 
 from genefinder.annotate_cli import load_model
 from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.coding_library import LIBRARY_FILE, CodingLibrary, gc_content
+from genefinder.coding_library import LIBRARY_FILE, CodingLibrary, gc_content, short_input_gc
 from genefinder.coding_library_training import train_block_records
 from genefinder.datasets_scripts.build_dataset import GenomeSource
 from genefinder.errors import GeneFinderInputError
@@ -50,6 +50,17 @@ def test_statistics_at_a_library_genomes_gc_are_its_own_smoothed_log_odds():
     c, b = lib.coding[1] + 1, lib.background[1] + 1
     np.testing.assert_allclose(lib.statistics_at(0.5).scores, np.log(c / c.sum()) - np.log(b / b.sum()))
     assert lib.without("g1").names == ("g0", "g2")
+
+
+def test_a_short_inputs_gc_is_read_and_a_long_one_is_not_read_whole():
+    def records():
+        yield "GGCC" * 10
+        yield "AT" * 10
+        raise AssertionError("read beyond the limit")
+
+    assert short_input_gc(iter(["GGCC" * 10, "ATNN" * 5]), 100) == pytest.approx(40 / 50)
+    assert short_input_gc(records(), 50) is None  # 60 nt reach the limit: the rest is never asked for
+    assert short_input_gc(iter([]), 0) is None and short_input_gc(iter([]), 10) == 0.5
 
 
 def test_the_library_file_round_trips_and_a_damaged_one_is_one_line(tmp_path):
