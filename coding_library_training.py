@@ -57,6 +57,10 @@ def run(args) -> None:
     code, min_length = GeneticCode(table), AnnotationSettings.min_cds_length
     library = CodingLibrary.count(((src.organism, train_block_records(src, code, min_length)) for src in sources),
                                   table)
+    for src, genes in zip(sources, library.coding.sum(1)):
+        if not genes:  # an annotation without coding genes there would teach that nothing is coding
+            raise GeneFinderInputError("no complete single-CDS reference gene lies in the train blocks (the first "
+                                       "80% of each record): nothing to count coding hexamers on", src.gff)
     for name, gc, genes in zip(library.names, library.gc, library.coding.sum(1)):
         print(f"{name:<28} GC {gc:.3f}  coding hexamers {genes:>10,}")
     print(f"wrote {library.save(str(folder))}")

@@ -143,6 +143,12 @@ def test_fit_coding_library_writes_into_the_folder_once(tmp_path):
     assert again.returncode == 2 and "--overwrite" in again.stderr and again.stderr.count("\n") == 1
     wrong = subprocess.run(cmd + ["--overwrite", "--genetic-code", "4"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "genetic code 4" in wrong.stderr
+    no_genes = tmp_path / "none.gff3"
+    no_genes.write_text("##gff-version 3\n")
+    before = (folder / LIBRARY_FILE).read_bytes()
+    empty = subprocess.run(cmd[:-1] + [str(no_genes), "--overwrite"], capture_output=True, text=True)
+    assert empty.returncode == 2 and "no complete single-CDS reference gene" in empty.stderr
+    assert empty.stderr.count("\n") == 1 and (folder / LIBRARY_FILE).read_bytes() == before  # left as it was
 
 
 def test_the_shipped_library_is_the_training_genomes_train_blocks():
