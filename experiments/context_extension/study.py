@@ -54,6 +54,10 @@ from genefinder.training_config import load_config  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 TRAIN_GENOMES = ("ecoli_k12_mg1655", "ccrescentus_cb15", "saureus_502a")
+# the CLI as this interpreter runs it: the same in .venv and on a lent GPU machine's python, which has no .venv
+GENEFINDER = [sys.executable, "-m", "genefinder.cli"]
+# held-out scoring runs where training did: a GPU when there is one (the scores are computed in float32 either way)
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def sh(cmd: list[str]) -> None:
@@ -64,7 +68,7 @@ def sh(cmd: list[str]) -> None:
 def build_windows(out: Path, window: int) -> None:
     if out.is_dir():
         return
-    cmd = [str(ROOT / ".venv/bin/genefinder"), "build-dataset", "--window", str(window), "--stride", str(window),
+    cmd = [*GENEFINDER, "build-dataset", "--window", str(window), "--stride", str(window),
            "--out", str(out)]
     for name in TRAIN_GENOMES:
         cmd += ["--fasta", str(DATA / name / "genome.fna.gz"), "--gff", str(DATA / name / "annotation.gff3.gz")]
@@ -93,7 +97,7 @@ def train(args, run_dir: Path, dataset: Path, extra: list[str], steps: int, conf
 def fit_starts(checkpoint: Path, out: Path) -> Path:
     """`genefinder fit-starts` of `checkpoint` on the training genomes (their train blocks) into `out`, unless there."""
     if not out.is_dir():
-        cmd = [str(ROOT / ".venv/bin/genefinder"), "fit-starts", str(checkpoint), "--out", str(out)]
+        cmd = [*GENEFINDER, "fit-starts", str(checkpoint), "--out", str(out)]
         for name in TRAIN_GENOMES:
             cmd += ["--fasta", str(DATA / name / "genome.fna.gz"), "--gff", str(DATA / name / "annotation.gff3.gz")]
         sh(cmd)
@@ -103,7 +107,7 @@ def fit_starts(checkpoint: Path, out: Path) -> Path:
 def load_mlm(checkpoint: Path, rope: dict) -> GeneFinderForMaskedLM:
     """The checkpoint with `rope_parameters` replaced: exactly what `from_pretrained(..., rope_parameters=...)` does."""
     model = GeneFinderForMaskedLM.from_pretrained(checkpoint, rope_parameters=rope)
-    return model.eval()
+    return model.to(DEVICE).eval()
 
 
 def split_windows(dataset: Path, split: str, n: int, seed: int) -> HeldoutSet:
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--downstream-region", default="ecoli_k12_mg1655:NC_000913.3:4200001-4250000",
                    help="GENOME:SEQID:START-END the gene finder annotates (default: in E. coli's test block); "
                         "'none' skips the downstream view")
+    p.add_argument("--base-steps", type=int, default=None,
+                   help="the base model's max_steps instead of --config's (a GPU lease sets it from measured speed)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     build_windows(short, trained)
     build_windows(long, lengths[-1])
     t0 = time.perf_counter()
-    base = train(args, args.work / "base", short, [], cfg.max_steps)
+    base = train(args, args.work / "base", short, [], args.base_steps or cfg.max_steps)
     meta = {"config": os.path.relpath(args.config, ROOT), "trained_length": trained, "factor": factor,
             "base_checkpoint": os.path.relpath(base, ROOT),
             "base_state": json.loads((base / "trainer_state.json").read_text()),
