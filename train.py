@@ -69,6 +69,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -119,6 +120,8 @@ class Trainer:
         from accelerate.utils import DistributedType, set_seed
 
         self.cfg, self.gene_level_eval = cfg, gene_level_eval
+        # `prefetch`: one thread prepares the next step's micro-batches (tokenizing, labelling) while a step computes
+        self._prefetcher, self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches"), None
         self.run_dir = Path(cfg.run_dir)
         mp = cfg.mixed_precision
         if mp == "auto":
@@ -315,20 +318,29 @@ class Trainer:
         return metrics
 
     # -- training ------------------------------------------------------------------------------------------
+    def _step_batches(self, step: int, consumed: int) -> tuple[int, list[int], list[dict]]:
+        """(global batch size, the global batch's rows, this process's micro-batches) of `step`, which starts after
+        `consumed` windows: a pure function of the two, so it can be prepared ahead (`prefetch`)."""
+        cfg = self.cfg
+        size = batch_size_at(step, cfg, cfg.micro_batch_size * self.world)
+        window = self.stream.take(consumed, size)
+        per = size // self.world
+        first = self.accelerator.process_index * per  # position of this process's first row in the global batch
+        mine, mb = window[first:first + per], cfg.micro_batch_size
+        micro = [self.task.batch(self.train_rows, mine[i:i + mb], step, list(range(first + i, first + i + mb)))
+                 for i in range(0, per, mb)]
+        return size, window, micro
+
     def train_step(self) -> dict:
         cfg, acc = self.cfg, self.accelerator
         step = self.step + 1
-        size = batch_size_at(step, cfg, cfg.micro_batch_size * self.world)
-        window = self.stream.take(self.consumed, size)
-        per = size // self.world
-        first = acc.process_index * per  # position of this process's first row in the global batch
-        mine = window[first:first + per]
+        ahead, self._ahead = self._ahead, None
+        size, window, micro = ahead.result() if ahead is not None else self._step_batches(step, self.consumed)
+        if cfg.prefetch and step < (cfg.stop_at_step or cfg.max_steps):  # the next step's batches, while this computes
+            self._ahead = self._prefetcher.submit(self._step_batches, step + 1, self.consumed + size)
         lr = lr_at(step, cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        mb = cfg.micro_batch_size
-        micro = [self.task.batch(self.train_rows, mine[i:i + mb], step, list(range(first + i, first + i + mb)))
-                 for i in range(0, per, mb)]
         # loss units (GFF tokens, masked tokens, sequences) of the whole global batch: MLM knows them only now
         units = torch.tensor(sum(b["units"] for b in micro), device=acc.device, dtype=torch.long)
         global_tokens = int(acc.reduce(units, reduction="sum").item())

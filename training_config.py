@@ -79,11 +79,12 @@ class TrainConfig:
     log_every: int = 10  # steps between metrics.jsonl / TensorBoard records (loss is averaged over them)
     tensorboard: bool = True  # also write TensorBoard event files under run_dir/tensorboard
     progress_bar: bool = True  # tqdm bar on stderr (main process only)
+    prefetch: bool = True  # prepare the next step's batches in a thread while one computes (a GPU outpaces them)
     stop_at_step: int | None = None  # checkpoint and end the process here, schedule unchanged (preemptible jobs)
 
 
 # Fields that may differ between a run and its `--resume` without changing what is computed.
-RESUME_SAFE_FIELDS = ("stop_at_step", "progress_bar", "tensorboard", "log_every", "checkpoint_every", "keep_last",
+RESUME_SAFE_FIELDS = ("stop_at_step", "progress_bar", "prefetch", "tensorboard", "log_every", "checkpoint_every", "keep_last",
                       "cpu_threads")
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -93,7 +94,7 @@ _TYPES = {
     "optional_int": ("batch_size_start", "stop_at_step", "cpu_threads"),
     "float": ("mlm_probability", "lr", "min_lr_ratio", "weight_decay", "adam_beta1", "adam_beta2", "adam_eps", "grad_clip"),
     "bool": ("constrained_loss", "gradient_checkpointing", "tensorboard", "progress_bar", "eval_gene_level", "rc_augment",
-             "class_weighted_sampling"),
+             "class_weighted_sampling", "prefetch"),
     "str": ("dataset", "run_dir", "stage", "init_from_part", "mixed_precision"),
     "optional_str": ("dna_tokenizer", "init_from"),
     "dict": ("model",),

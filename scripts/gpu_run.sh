@@ -2,24 +2,30 @@
 # One call on a lent GPU machine (the `device` tool: one H200, 15 minutes a session, nothing kept afterwards).
 # Two jobs share the GPU, each far too small to fill it alone:
 #   A. phase 5 of the default model (configs/bacteria-gpu-unfrozen.yaml): the whole network trained with the
-#      coding-frame loss from the shipped default_model, for GPU_TRAIN_S seconds of steps (issue #6);
+#      coding-frame loss from the shipped default_model, for GPU_TRAIN_S seconds of steps, then evaluated by
+#      scripts/evaluate_phase5.sh (issue #6);
 #   B. the context-extension study with configs/context-mlm-gpu.yaml, fine-tunes included, downstream left out
 #      (issue #7), within STUDY_S seconds.
 # Both first time a few steps (the probes), so max_steps is set from measured speed and each cosine schedule
 # ends inside the lease; if a probe fails the call ends at once, before the long runs, so it can be rerun.
-# What comes back ($OUT, at most 8 files of 16 MiB): phase 5's final weights and the study's base model in shards
-# (model-*.safetensors, base-*.safetensors), phase 5's run record and the logs (phase5.tar.gz), the study's results
-# and docs (study.tar.gz).
+# What comes back ($OUT, at most 8 files of 16 MiB): scripts/gpu_transfer.py says (weights in shards, two archives).
 #
 #   device:  bash scripts/gpu_run.sh                       (OUT is set by the tool; .whl and .gpu_data carried)
 #   here:    OUT=out/gpu-rehearsal PYTHON=.venv/bin/python GPU_TRAIN_S=20 STUDY_S=60 SMALL=1 bash scripts/gpu_run.sh
 # SMALL=1 shrinks batches so the same path runs on a CPU (a rehearsal before spending the lease).
-# Afterwards, here: python scripts/gpu_collect.py OUT_FOLDER  (reassembles the checkpoint under runs/).
+# Before the call, here (both folders are ignored through .git/info/exclude, and named in the call's carry):
+#   printf '/.whl/\n/.gpu_data/\n' >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
+#       datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 pyfaidx==0.9.2.2
+#   for g in ecoli_k12_mg1655 ccrescentus_cb15 saureus_502a bsubtilis_best7003; do mkdir -p .gpu_data/$g; \
+#       cp ../shared/data/$g/{genome.fna.gz,annotation.gff3.gz} .gpu_data/$g/; done
+# Afterwards, here: .venv/bin/python scripts/gpu_transfer.py collect FOLDER  (the call's files -> runs/).
 set -uo pipefail
 ROOT=$(pwd)
 OUT=${OUT:-$ROOT/out/gpu}
 PY=${PYTHON:-python3}
-GPU_TRAIN_S=${GPU_TRAIN_S:-320}
+GPU_TRAIN_S=${GPU_TRAIN_S:-260}
 STUDY_S=${STUDY_S:-430}
 LOGS=runs/gpu-logs
 mkdir -p "$OUT" runs "$LOGS"
@@ -45,13 +51,17 @@ GF=("$PY" -m genefinder.cli)
 D=../shared/data
 GENOMES=()
 for g in ecoli_k12_mg1655 ccrescentus_cb15 saureus_502a; do GENOMES+=(--fasta "$D/$g/genome.fna.gz" --gff "$D/$g/annotation.gff3.gz"); done
-A_SMALL=(); B_SMALL=(); STUDY_SMALL=()
-if [ "${SMALL:-0}" = 1 ]; then
-    A_SMALL=(--batch_size 2 --micro_batch_size 2 --eval_windows 2); B_SMALL=(--batch_size 2 --micro_batch_size 2 --eval_windows 2)
-    STUDY_SMALL=(--regions 1 --methods none linear --finetune-steps 2 --finetune-batch 1)
-fi
 A_CFG=configs/bacteria-gpu-unfrozen.yaml
 B_CFG=configs/context-mlm-gpu.yaml
+B_MIN_STEPS=300  # the study's base: at least 3 x its warm-up
+A_SMALL=(); B_SMALL=(); STUDY_SMALL=()
+if [ "${SMALL:-0}" = 1 ]; then  # the CPU study's smaller encoder, 2 methods, a few steps
+    A_SMALL=(--batch_size 2 --micro_batch_size 2 --eval_windows 2); B_SMALL=(--batch_size 2 --micro_batch_size 2 --eval_windows 2)
+    STUDY_SMALL=(--regions 1 --methods none linear --finetune-steps 2 --finetune-batch 1)
+    B_CFG=configs/context-mlm-cpu.yaml; B_MIN_STEPS=40
+    export HELDOUT=examples/bsubtilis_best7003_1-200000.fna.gz:examples/bsubtilis_best7003_1-200000.gff3.gz \
+        SWEEP_REGIONS=ecoli_k12_mg1655:NC_000913.3:3720001-3770000
+fi
 B_WORK=runs/context-extension-gpu
 
 # -- data (both jobs at once): phase 5's 4 kb windows; the study's 1 kb windows (the study skips what exists)
@@ -82,11 +92,14 @@ SA=$(rate a); SB=$(rate b)
 # A: its whole budget; B: the base gets what the study's other stages leave (230 s: an estimate, 8 fine-tunes
 # of ~25 s each, mostly process start-up, and the scoring)
 A_STEPS=$("$PY" -c "print(max(60, int(0.9 * $GPU_TRAIN_S / $SA)))")
-B_STEPS=$("$PY" -c "print(max(300, int(0.9 * ($STUDY_S - 230) / $SB)))")
+B_STEPS=$("$PY" -c "print(max($B_MIN_STEPS, int(0.9 * ($STUDY_S - 230) / $SB)))")
 echo "seconds per step: phase 5 $SA, study base $SB -> max_steps $A_STEPS and $B_STEPS"
 
 # -- the two jobs, side by side
-"$PY" train.py --config $A_CFG --max_steps "$A_STEPS" --progress_bar false "${A_SMALL[@]}" > "$LOGS/phase5.log" 2>&1 &
+# (phase 5 then evaluates itself: scripts/evaluate_phase5.sh, the held-out annotations on the GPU)
+("$PY" train.py --config $A_CFG --max_steps "$A_STEPS" --progress_bar false "${A_SMALL[@]}" > "$LOGS/phase5.log" 2>&1 \
+    && PYTHON="$PY" THREADS=6 bash scripts/evaluate_phase5.sh runs/bacteria-gpu-unfrozen/checkpoint-"$A_STEPS" \
+        runs/gpu-eval > "$LOGS/evaluate.log" 2>&1) &
 JA=$!
 timeout "$STUDY_S" "$PY" experiments/context_extension/study.py --config $B_CFG --work $B_WORK \
     --docs $B_WORK/docs --downstream-region none --regions 16 --finetune-steps 50 --finetune-batch 4 \
@@ -94,51 +107,7 @@ timeout "$STUDY_S" "$PY" experiments/context_extension/study.py --config $B_CFG 
 JB=$!
 wait $JA; RA=$?; wait $JB; RB=$?
 echo "phase 5 exit $RA, study exit $RB; ${SECONDS} s since the call began"
-tail -4 "$LOGS/phase5.log"; tail -12 "$LOGS/study.log"
+tail -4 "$LOGS/phase5.log"; tail -16 "$LOGS/evaluate.log"; tail -12 "$LOGS/study.log"
 
 # -- what comes back
-"$PY" - "$OUT" <<'EOF'
-import sys, tarfile
-from pathlib import Path
-from safetensors.torch import load_file, save_file
-out = Path(sys.argv[1])
-
-def shard(weights: Path, prefix: str) -> None:
-    """weights as out/prefix-K.safetensors files of <= 16.5 MB each (a returned file may hold 16 MiB)."""
-    state, part, size, k = load_file(str(weights)), {}, 0, 0
-    for key in sorted(state):
-        nbytes = state[key].numel() * state[key].element_size()
-        if part and size + nbytes > 16.5e6:
-            save_file(part, str(out / f"{prefix}-{k}.safetensors")); part, size, k = {}, 0, k + 1
-        part[key] = state[key]; size += nbytes
-    save_file(part, str(out / f"{prefix}-{k}.safetensors"))
-
-def last(run: Path):
-    found = sorted(run.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return found[-1] if found else None
-
-with tarfile.open(out / "phase5.tar.gz", "w:gz") as tar:
-    ck = last(Path("runs/bacteria-gpu-unfrozen"))
-    if ck:
-        shard(ck / "model.safetensors", "model")
-        for p in sorted(ck.rglob("*")):  # all but the weights (sent as shards) and the optimizer's state
-            if p.is_file() and p.name != "model.safetensors" and p.suffix not in (".bin", ".pkl"):
-                tar.add(p, str(p.relative_to(ck.parent)))
-        for name in ("metrics.jsonl", "train_config.yaml"):
-            tar.add(ck.parent / name, name)
-    tar.add("runs/probe-a/metrics.jsonl", "probe-metrics.jsonl")
-    tar.add("runs/gpu-logs", "gpu-logs")
-work = Path("runs/context-extension-gpu")
-base = last(work / "base")
-if base:
-    shard(base / "model.safetensors", "base")
-with tarfile.open(out / "study.tar.gz", "w:gz") as tar:
-    for p in sorted(work.rglob("*")):
-        rel = p.relative_to(work)
-        if p.is_file() and not rel.parts[0].startswith("data-") and p.suffix not in (".bin", ".pkl") and \
-                p.name != "model.safetensors" and "tensorboard" not in rel.parts:
-            tar.add(p, str(rel))
-    tar.add("runs/probe-b/metrics.jsonl", "probe-metrics.jsonl")
-for p in sorted(out.iterdir()):
-    print(f"{p.name}: {p.stat().st_size / 1e6:.1f} MB")
-EOF
+"$PY" scripts/gpu_transfer.py pack "$OUT"

@@ -102,6 +102,17 @@ def test_resume_continues_exactly(dataset, tmp_path):
     assert lrs[4] == pytest.approx(lr_at(4, config(dataset, tmp_path, **kw)), abs=0)
 
 
+def test_prefetching_the_next_steps_batches_changes_nothing(dataset, tmp_path):
+    """`prefetch` prepares step s + 1's micro-batches in a thread during step s: the same losses, ramp included."""
+    kw = dict(model=TINY | {"dropout": 0.1}, max_steps=5, warmup_steps=2, batch_size=8, micro_batch_size=2,
+              batch_size_start=4, batch_ramp_steps=4)
+    for flag in (True, False):
+        train(config(dataset, tmp_path / str(flag), prefetch=flag, **kw))
+    ahead, inline = train_losses(tmp_path / "True"), train_losses(tmp_path / "False")
+    assert sorted(ahead) == list(range(1, 6))
+    assert all(abs(ahead[k] - inline[k]) < 1e-6 for k in ahead), (ahead, inline)
+
+
 def test_resume_refuses_changed_settings(dataset, tmp_path):
     train(config(dataset, tmp_path / "r", max_steps=2, warmup_steps=1, stop_at_step=1))
     with pytest.raises(GeneFinderInputError, match="`lr`"):
