@@ -34,18 +34,17 @@ TRAINING = ("ecoli_k12_mg1655", "saureus_502a", "ccrescentus_cb15")
 def slice_shares(model, settings: AnnotationSettings, sizes: list[int]) -> tuple[list[str], dict[int, float]]:
     """(rows: per table-11 genome and slice size, the share in genes of its longest record's consecutive slices;
     the lowest share of a training genome's slice per size)."""
-    lowest = {}
-    rows = ["| genome | slice nt | slices | lowest share in genes | median | below " f"{LOW_DENSITY} |",
-            "|---|---:|---:|---:|---:|---:|"]
+    lowest, rows = {}, ["| genome | slice nt | slices | lowest share in genes | median | below "
+                        f"{LOW_DENSITY} |", "|---|---:|---:|---:|---:|---:|"]
     for genome in (g for g, table in GENOMES.items() if table == 11):
         fa = FastaFile(str(DATA / genome / "genome.fna.gz"))
         name = max(fa.names, key=fa.length)
-        for size in sizes:
+        for size in (n for n in sizes if n <= fa.length(name)):
             shares = [coding_share(*self_trained_genes(model, settings, lambda a=a: [fa.fetch(name, a, a + size)]))
                       for a in range(0, fa.length(name) - size + 1, size)]
-            mark = "" if genome in TRAINING else " (held out)"
             if genome in TRAINING:
                 lowest[size] = min(lowest.get(size, 1.0), min(shares))
+            mark = "" if genome in TRAINING else " (held out)"
             rows.append(f"| {genome}{mark} | {size:,} | {len(shares)} | {min(shares):.3f} | {np.median(shares):.3f} | "
                         f"{sum(x < LOW_DENSITY for x in shares)} |")
             print(rows[-1], flush=True)
@@ -92,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slice-sizes", nargs="*", type=int, default=[100_000, 200_000, 500_000],
                    help="slice sizes (nt) for the share in genes of slices; none: leave that table out")
     args = p.parse_args(argv)
+    if any(n < 1 for n in args.slice_sizes):
+        p.error("--slice-sizes must be positive numbers of nt")
     return run("genetic_code_choice", args, lambda: sweep(args, argv))
 
 

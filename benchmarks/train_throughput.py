@@ -6,7 +6,9 @@
 Runs `warmup` optimizer steps untimed, then times `steps` full optimizer steps (forward, backward, clipping,
 AdamW; no evaluation, no checkpoints) of train.py's own loop on the config's dataset, and prints the machine
 (CPU model, cores, torch threads, load average before and after: other work on the machine slows every
-number here), the model size and the rates. Nothing is written outside a temporary run directory.
+number here), the model size and the rates; then it prepares the timed steps' micro-batches again alone
+(tokenizing, labelling, masking: `Trainer._step_batches`, what `prefetch` overlaps with compute) and prints the
+seconds per step that takes. Nothing is written outside a temporary run directory.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def main(argv=None) -> int:
             windows += rec["batch_size"]
         seconds = time.perf_counter() - t0
         load_after = os.getloadavg()
+        t0, consumed = time.perf_counter(), start_consumed
+        for step in range(args.warmup + 1, args.warmup + args.steps + 1):
+            consumed += trainer._step_batches(step, consumed)[0]
+        preparing = time.perf_counter() - t0
         # encoder positions of the timed windows (BPE tokens incl. [CLS]/[SEP], or nucleotides), counted afterwards
         for i in trainer.stream.take(start_consumed, windows):
             batch = trainer.train_rows.batch([i])
@@ -70,6 +76,8 @@ def main(argv=None) -> int:
     print(f"timed: {args.steps} steps, {windows} windows, {seconds:.1f} s ({seconds / args.steps:.2f} s/step)")
     print(f"throughput: {nt / seconds:,.0f} nucleotides/s, {encoder_tokens / seconds:,.0f} encoder tokens/s, "
           f"{gff / seconds:,.1f} GFF tokens/s, {windows / seconds:.2f} windows/s")
+    print(f"batch preparation alone: {preparing / args.steps:.3f} s/step (in one thread; `prefetch` hides it behind "
+          "the compute of the step before)")
     return 0
 
 

@@ -20,6 +20,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,13 +48,12 @@ def shard(weights: Path, out: Path, prefix: str, limit: int = SHARD_BYTES) -> in
     return k + 1
 
 
-def join(folder: Path, prefix: str, weights: Path) -> int:
-    """folder/prefix-K.safetensors -> `weights`, one file again; returns the number of tensors."""
+def joined(folder: Path, prefix: str) -> dict:
+    """The tensors of folder/prefix-K.safetensors, one state dict again."""
     state = {}
     for part in sorted(folder.glob(f"{prefix}-*.safetensors"), key=lambda p: int(p.stem.split("-")[1])):
         state |= load_file(str(part))
-    save_file(state, str(weights), metadata={"format": "pt"})
-    return len(state)
+    return state
 
 
 def pack(out: Path, root: Path = ROOT, limit: int = SHARD_BYTES) -> None:
@@ -88,14 +88,18 @@ def pack(out: Path, root: Path = ROOT, limit: int = SHARD_BYTES) -> None:
 
 
 def _unpack(archive: Path, target: Path, prefix: str, run: str) -> None:
-    """`archive` into `target`; the last checkpoint of `run` (a folder inside, "" for the top) gets its weights."""
+    """`archive` into `target`; the last checkpoint of `run` (a folder inside, "" for the top) gets its weights.
+    Everything is read before anything is written, so a broken file leaves nothing half unpacked."""
+    state = joined(archive.parent, prefix)
     with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
-        steps = [int(n.split("checkpoint-")[1].split("/")[0]) for n in tar.getnames()
-                 if n.startswith(run) and "checkpoint-" in n]
-    if steps:
+        members = tar.getmembers()
+        steps = [int(m.name.split("checkpoint-")[1].split("/")[0]) for m in members
+                 if m.name.startswith(run) and "checkpoint-" in m.name]
+        tar.extractall(target, members=members, filter="data")
+    if steps and state:
         ck = target / run / f"checkpoint-{max(steps)}"
-        print(f"{ck}: {join(archive.parent, prefix, ck / 'model.safetensors')} tensors")
+        save_file(state, str(ck / "model.safetensors"), metadata={"format": "pt"})
+        print(f"{ck}: {len(state)} tensors")
 
 
 def collect(folder: Path, root: Path = ROOT) -> None:
@@ -114,7 +118,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("pack", "collect"):
         print("usage: gpu_transfer.py pack OUT | collect FOLDER", file=sys.stderr)
         return 2
-    (pack if argv[0] == "pack" else collect)(Path(argv[1]))
+    folder = Path(argv[1])
+    if argv[0] == "collect" and not any((folder / a).is_file() for a in ("phase5.tar.gz", "study.tar.gz")):
+        print(f"gpu_transfer.py: error: {folder}: no phase5.tar.gz or study.tar.gz (the files a gpu_run.sh call "
+              "returns)", file=sys.stderr)
+        return 2
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        (pack if argv[0] == "pack" else collect)(folder)
+    except (tarfile.TarError, EOFError, OSError, SafetensorError) as err:  # a broken or cut-off transfer: one line
+        print(f"gpu_transfer.py: error: {folder}: {type(err).__name__}: " + " ".join(str(err).split()), file=sys.stderr)
+        return 1
     return 0
 
 
