@@ -3,7 +3,8 @@
 The encoder's settings live in a sub-config (`GeneFinderEncoderConfig`, upstream field names so a
 DNABERT-2 or AIDO.DNA config.json maps over); the decoder's are flat fields in BART's naming. The GFF word
 vocabulary is fixed by tokenization_gff.WORDS; coordinate tokens are pointers into the window, so the
-output size is `gff_vocab_size + window length` and no field here bounds the window.
+output size is `gff_vocab_size + window length` and no field here bounds the window (unless
+`coordinate_head` is "vocabulary", the alternative the pointer head was measured against).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from transformers import PretrainedConfig
 
 from .configuration_encoders import GeneFinderEncoderConfig
 from .tokenization_gff import WORDS
+
+COORDINATE_HEADS = ("pointer", "vocabulary")
 
 
 class GeneFinderConfig(PretrainedConfig):
@@ -41,6 +44,13 @@ class GeneFinderConfig(PretrainedConfig):
             hundreds, so a linear head reads it poorly (validation accuracy 0.54 for the default model). 0
             (default) is that linear head alone; the layers are added after it in the state dict, so a
             checkpoint with the linear head initialises a model with layers (`init_from`).
+        coordinate_head: how coordinate tokens are scored and embedded. "pointer" (default): a dot product of the
+            decoder state with each nucleotide's key, and a fed-back coordinate is embedded as the key it points
+            at, so the head reads the DNA it names and no window is too long for it. "vocabulary": a fixed
+            coordinate vocabulary, one learned output row and input embedding per window position up to
+            `max_coordinates`, as a text model would have; it cannot name a later position. Kept as the
+            measured alternative (docs/coordinate_heads.md, experiments/coordinate_heads/).
+        max_coordinates: positions the "vocabulary" head names (the training window); unused by "pointer".
         start_site_context: `[upstream, downstream]` nt around a start codon read by the start-site scorer
             (`start_sites.py`) that ORF decoding uses to place starts; None (default) builds no scorer. Its
             weights are fitted after training by `genefinder fit-starts`.
@@ -79,6 +89,8 @@ class GeneFinderConfig(PretrainedConfig):
         trained_window: int | None = None,
         coding_frame_loss_coef: float = 0.0,
         coding_head_layers: int = 0,
+        coordinate_head: str = "pointer",
+        max_coordinates: int | None = None,
         start_site_context: list[int] | None = None,
         start_site_motifs: list[int] | None = None,
         start_site_detectors: list[int] | None = None,
@@ -136,6 +148,13 @@ class GeneFinderConfig(PretrainedConfig):
             raise ValueError(f"`coding_head_layers` must be >= 0 and needs `coding_frame_loss_coef` > 0, got "
                              f"{coding_head_layers} with coefficient {coding_frame_loss_coef}")
         self.coding_head_layers = coding_head_layers
+        if coordinate_head not in COORDINATE_HEADS:
+            raise ValueError(f"`coordinate_head` must be one of {list(COORDINATE_HEADS)}, got {coordinate_head!r}")
+        if coordinate_head == "vocabulary" and (not isinstance(max_coordinates, int) or max_coordinates < 1):
+            raise ValueError(f"a \"vocabulary\" coordinate head needs `max_coordinates` (the positions it names, "
+                             f"e.g. the training window) as a positive integer, got {max_coordinates!r}")
+        self.coordinate_head = coordinate_head
+        self.max_coordinates = max_coordinates
         if start_site_context is not None and (len(start_site_context) != 2 or min(start_site_context) < 0):
             raise ValueError(f"`start_site_context` must be [upstream, downstream] nt >= 0, got {start_site_context}")
         self.start_site_context = None if start_site_context is None else [int(n) for n in start_site_context]

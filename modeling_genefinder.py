@@ -11,6 +11,8 @@ The output distribution at each step is over `[GFF words] + [nucleotides of the 
 linear layer, coordinate logits from a scaled dot product of the decoder state with the nucleotide keys.
 A coordinate token fed back to the decoder is embedded as its nucleotide key, so the decoder sees *what* it
 pointed at. Nothing bounds the window length: a model trained on 8 kb windows names positions in 128 kb ones.
+`config.coordinate_head = "vocabulary"` swaps this for the alternative it was measured against
+(docs/coordinate_heads.md): a fixed coordinate vocabulary of `max_coordinates` learned rows.
 
 Shape legend: B batch, L DNA tokens, N nucleotides in the window, T GFF tokens, E encoder width,
 D decoder width, H heads, hd head dim, V = gff words + N.
@@ -226,7 +228,13 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         self.layers = nn.ModuleList([GeneFinderDecoderLayer(config, i) for i in range(config.decoder_layers)])
         self.final_layer_norm = nn.LayerNorm(config.d_model)
         self.word_head = nn.Linear(config.d_model, config.gff_vocab_size)
-        self.pointer_query = nn.Linear(config.d_model, config.d_model)
+        if config.coordinate_head == "vocabulary":  # one learned output row and input embedding per position
+            self.pointer_query = None
+            self.coordinate_logits = nn.Linear(config.d_model, config.max_coordinates)
+            self.coordinate_embed = nn.Embedding(config.max_coordinates, config.d_model)
+        else:
+            self.pointer_query = nn.Linear(config.d_model, config.d_model)
+            self.coordinate_logits = self.coordinate_embed = None
         # training aid (config.coding_frame_loss_coef): the frame of every nucleotide from its pointer key
         self.coding_head = nn.Linear(config.d_model, 7) if config.coding_frame_loss_coef > 0 else None
         layers = getattr(config, "coding_head_layers", 0)
@@ -249,13 +257,27 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         custom_object_save(GeneFindingPipeline, save_directory)
 
     def _embed_decoder_inputs(self, ids, keys):
-        """Words through the embedding table, coordinates as the key of the nucleotide they point at."""
+        """Words through the embedding table, coordinates as the key of the nucleotide they point at (or, with a
+        coordinate vocabulary, through its embedding table)."""
         n_words = self.config.gff_vocab_size
         is_pos = ids >= n_words
         words = self.embed_words(ids.clamp(max=n_words - 1))  # (B, T, D)
         pos = (ids - n_words).clamp(min=0, max=keys.size(1) - 1)
-        pointed = torch.gather(keys, 1, pos.unsqueeze(-1).expand(-1, -1, keys.size(-1)))  # (B, T, D)
+        if self.coordinate_embed is not None:
+            pointed = self.coordinate_embed(pos.clamp(max=self.coordinate_embed.num_embeddings - 1))
+        else:
+            pointed = torch.gather(keys, 1, pos.unsqueeze(-1).expand(-1, -1, keys.size(-1)))  # (B, T, D)
         return torch.where(is_pos.unsqueeze(-1), pointed, words)
+
+    def _coordinate_logits(self, x, keys):
+        """(B, T, N) logits of the window's N positions: the pointer's scaled dot product with the nucleotide
+        keys, or the coordinate vocabulary's rows (positions beyond `max_coordinates` get the lowest logit)."""
+        if self.pointer_query is not None:
+            return self.pointer_query(x) @ keys.transpose(1, 2) / math.sqrt(keys.size(-1))
+        rows, n = self.coordinate_logits(x), keys.size(1)  # (B, T, max_coordinates)
+        if n <= rows.size(-1):
+            return rows[..., :n]
+        return F.pad(rows, (0, n - rows.size(-1)), value=torch.finfo(rows.dtype).min)
 
     def forward(self, input_ids=None, attention_mask=None, nucleotide_ids=None, nucleotide_to_token=None,
                 nucleotide_offset=None, decoder_input_ids=None, decoder_attention_mask=None, encoder_outputs=None,
@@ -290,7 +312,7 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
                 x = layer(x, encoder_outputs.last_hidden_state, enc_mask, rotary, past_key_values)
         x = self.final_layer_norm(x)
         word_logits = self.word_head(x)  # (B, T, n_words)
-        pointer_logits = self.pointer_query(x) @ keys.transpose(1, 2) / math.sqrt(keys.size(-1))  # (B, T, N)
+        pointer_logits = self._coordinate_logits(x, keys)  # (B, T, N)
         pointer_logits = pointer_logits.masked_fill(~encoder_outputs.nucleotide_mask[:, None, :],
                                                     torch.finfo(pointer_logits.dtype).min)
         logits = torch.cat([word_logits, pointer_logits], dim=-1).float()  # (B, T, V)

@@ -94,6 +94,44 @@ def test_padding_positions_cannot_be_pointed_at():
     assert (out.logits[1, 0, n_words + 60:] < -1e30).all() and (out.logits[0, 0, n_words:] > -1e30).all()
 
 
+def test_a_coordinate_vocabulary_names_only_its_positions_and_embeds_them_itself(tmp_path):
+    """The measured alternative to the pointer (docs/coordinate_heads.md): one learned row per position up to
+    max_coordinates. Beyond them every logit is the lowest (it cannot name them, at any window length); a
+    fed-back coordinate reads its own embedding, not the DNA's key; it trains and saves like the pointer model."""
+    tok = GFFTokenizer()
+    model = tiny(coordinate_head="vocabulary", max_coordinates=160)
+    assert model.pointer_query is None and model.coordinate_logits.out_features == 160
+    n_words = model.config.gff_vocab_size
+    short = model(input_ids=window_batch(length=150), labels=labels_for(tok, 150))
+    assert short.logits.shape[-1] == n_words + 150 and torch.isfinite(short.loss)
+    long = model(input_ids=window_batch(length=300), decoder_input_ids=torch.ones(2, 1, dtype=torch.long))
+    assert (long.logits[:, :, n_words + 160:] < -1e30).all() and (long.logits[:, :, n_words:n_words + 160] > -1e30).all()
+    # a fed-back coordinate (position 21, id n_words + 20): the pointer embeds the key of the nucleotide it names,
+    # the vocabulary its own row whatever the keys
+    coordinate, keys = torch.tensor([[1, n_words + 20]] * 2), torch.randn(2, 150, 32)
+    assert torch.equal(tiny()._embed_decoder_inputs(coordinate, keys)[:, 1], keys[:, 20])
+    assert torch.equal(model._embed_decoder_inputs(coordinate, keys)[:, 1],
+                       model.coordinate_embed.weight[20].expand(2, -1))
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    ids, labels = window_batch(length=150), labels_for(tok, 150)
+    first = model(input_ids=ids, labels=labels).loss.item()
+    for _ in range(20):
+        loss = model(input_ids=ids, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first
+    model.eval().save_pretrained(tmp_path)
+    again = GeneFinderForConditionalGeneration.from_pretrained(tmp_path).eval()
+    assert again.config.coordinate_head == "vocabulary"
+    assert torch.equal(again(input_ids=ids, labels=labels).logits, model(input_ids=ids, labels=labels).logits)
+    with pytest.raises(ValueError, match="max_coordinates"):
+        GeneFinderConfig(coordinate_head="vocabulary")
+    with pytest.raises(ValueError, match="coordinate_head"):
+        GeneFinderConfig(coordinate_head="digits")
+
+
 @pytest.mark.parametrize("encoder", ["aido", "dnabert2"])
 def test_a_few_steps_fit_one_batch(encoder):
     model, tok = tiny(encoder).train(), GFFTokenizer()
