@@ -127,3 +127,23 @@ def test_a_region_beyond_its_record_is_a_one_line_error():
         GenomeRegion(fasta, gff, Region("NC_000913.3", 4_600_001, 9_000_000)).genome
     with pytest.raises(GeneFinderInputError, match="no sequence named 'chrX'"):
         GenomeRegion(fasta, gff, Region("chrX", 1, 100)).genome
+
+
+def test_context_use_report_sets_the_encoder_gain_from_context_against_the_5_percent_target(tmp_path):
+    """The report's context-use page: one row per context, and its verdict follows the numbers (an encoder that
+    gains under 5% from context cannot rank the methods by the 5% target; one that gains more can)."""
+    from report import _write_context_use
+
+    def results(short_loss):
+        cell = lambda loss: {"loss": loss, "accuracy": 0.3, "targets": 100}  # noqa: E731
+        return {"meta": {"config": "configs/x.yaml", "trained_length": 1024},
+                "context_use": {"16": cell(short_loss), "256": cell(1.30), "1024": cell(1.28)},
+                "zero_shot": {"none": {"1024": cell(1.28), "16384": cell(1.30)},
+                              "yarn": {"1024": cell(1.29), "16384": cell(1.29)}}}
+
+    _write_context_use(results(1.31), ["1024", "16384"], tmp_path, "study.py")
+    text = (tmp_path / "context_extension_context_use.md").read_text()
+    assert "| 16 | 1.3100 |" in text and "| 1,024 | 1.2800 |" in text and "+2.3%" in text
+    assert "cannot tell the methods apart" in text and "+0.0% to +1.6%" in text
+    _write_context_use(results(1.38), ["1024", "16384"], tmp_path, "study.py")
+    assert "does use context" in (tmp_path / "context_extension_context_use.md").read_text()

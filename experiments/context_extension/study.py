@@ -12,7 +12,9 @@ Stages (each writes under --work and is skipped when its output exists):
 2. base      `train.py --stage mlm` with --config (default configs/context-mlm-cpu.yaml), checkpointed, resumable.
 3. search    LongRoPE's long factors: a small grid (methods.LONGROPE_SHAPES) scored at 16L on the held-in
              validation windows (never on the held-out genome).
-4. zero-shot every method at L, 2L, 4L, 8L, 16L on the held-out DNA (heldout_mlm.py: same targets at every L).
+4. zero-shot every method at L, 2L, 4L, 8L, 16L on the held-out DNA (heldout_mlm.py: same targets at every L);
+             first, the base alone at contexts L/64..L (`CONTEXT_DIVISORS`, same targets): how much context the
+             encoder reads, which is all a method can lose beyond L (docs/context_extension_context_use.md).
 5. finetune  per method, `train.py --stage mlm --init_from base --model.rope_parameters <method>` at 16L for
              --finetune-steps steps (the same budget for every method), then scored like stage 4.
 6. downstream a gene finder (`train.py` seq2seq, --genefinder-config: the base encoder + a small decoder, window
@@ -54,6 +56,7 @@ from genefinder.training_config import load_config  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 TRAIN_GENOMES = ("ecoli_k12_mg1655", "ccrescentus_cb15", "saureus_502a")
+CONTEXT_DIVISORS = (64, 16, 4, 2, 1)  # stage 4's context-use check: the base at L/64 .. L
 # the CLI as this interpreter runs it: the same in .venv and on a lent GPU machine's python, which has no .venv
 GENEFINDER = [sys.executable, "-m", "genefinder.cli"]
 # held-out scoring runs where training did: a GPU when there is one (the scores are computed in float32 either way)
@@ -198,7 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         save()
     best_shape = float(results.get("longrope_search", {}).get("best", 1.0))
 
-    # 4: zero-shot
+    # 4: first the context the base reads (unscaled, shorter chunks, same targets), then every method zero-shot
+    if "context_use" not in results:
+        model = load_mlm(base, rope_parameters("none", factor, trained, theta, n_freq))
+        results["context_use"] = {str(trained // d): score(model, processor, heldout, trained // d,
+                                                           batch_size=d) for d in CONTEXT_DIVISORS}
+        print("context use", {k: round(v["loss"], 4) for k, v in results["context_use"].items()}, flush=True)
+        save()
     zero = results.setdefault("zero_shot", {})
     for method in args.methods:
         if method in zero:
