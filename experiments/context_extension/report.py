@@ -275,7 +275,9 @@ def _write_context_use(results: dict, lengths: list[str], docs: Path, command: s
              f"The study's base encoder (`{meta['config']}`, trained at L = {meta['trained_length']:,} nt), without "
              "scaling, predicting the same masked targets as the main tables from chunks shorter than L "
              "(heldout_mlm.py; ln 4 = 1.386 nats is a uniform guess). The loss it gains from context within L is the "
-             "most any method can lose by misreading positions beyond L.", "",
+             "most any method can lose by misreading positions beyond L. Chunks of a few dozen nt are also inputs "
+             "far shorter than any the encoder trained on, so the first rows overstate what context alone is worth.",
+             "",
              "| context (nt) | loss | accuracy | loss - loss at L | (loss - loss at L) / loss at L |",
              "|---:|---:|---:|---:|---:|"]
     for n in contexts:
@@ -288,13 +290,13 @@ def _write_context_use(results: dict, lengths: list[str], docs: Path, command: s
               f"({(shortest - at_l) / at_l:.1%} of the loss at L), against the issue's 5% tolerance at 16L."]
     if spread:
         lines.append(f"- At 16L the methods' losses lie {min(spread):+.1%} to {max(spread):+.1%} from their own loss at L "
-                     f"({len(spread)} methods without fine-tuning).")
-    verdict = ("so the 5% target cannot tell the methods apart with this encoder: even reading "
+                     f"({len(spread)} method{'s' if len(spread) > 1 else ''} without fine-tuning).")
+    verdict = ("so the 5% target cannot tell the methods apart with this encoder: one that read only "
                f"{int(contexts[0])} nt would meet it; a better-trained encoder (the GPU run of the same command) "
                "is what makes the comparison informative"
                if (shortest - at_l) / at_l <= TARGET else
                "so the encoder does use context beyond a few codons, and a method that garbled far positions "
                "would show it")
     lines += [f"- The encoder's whole gain from context is {'within' if (shortest - at_l) / at_l <= TARGET else 'beyond'}"
-              f" 5%: {verdict}.", ""]
+              f" 5%, {verdict}.", ""]
     (docs / "context_extension_context_use.md").write_text("\n".join(lines))
