@@ -145,5 +145,8 @@ def test_context_use_report_sets_the_encoder_gain_from_context_against_the_5_per
     text = (tmp_path / "context_extension_context_use.md").read_text()
     assert "| 16 | 1.3100 |" in text and "| 1,024 | 1.2800 |" in text and "+2.3%" in text
     assert "cannot tell the methods apart" in text and "+0.0% to +1.6%" in text
+    # gain over ln 4 = 1.3863: none keeps 0.0863 of 0.1063, YaRN 0.0963 of 0.0963 (listed first)
+    assert text.index("| YaRN | 0.0963 | 0.0963 | 100% |") < text.index("| no scaling | 0.1063 | 0.0863 | 81% |")
+    assert "from YaRN (100%) to no scaling (81%); by the loss ratio at 16L, 2 of 2 are within" in text
     _write_context_use(results(1.38), ["1024", "16384"], tmp_path, "study.py")
     assert "does use context" in (tmp_path / "context_extension_context_use.md").read_text()
