@@ -135,6 +135,13 @@ class Seq2SeqTask:
         from .modeling_genefinder import GeneFinderForConditionalGeneration
 
         self.model_config.trained_window = max(_lengths(data["train"]))  # annotate's default window
+        cfg = self.model_config
+        if cfg.coordinate_head == "vocabulary" and cfg.max_coordinates < cfg.trained_window:
+            from .errors import GeneFinderInputError
+
+            raise GeneFinderInputError(f"`model.max_coordinates` ({cfg.max_coordinates}) is shorter than the "
+                                       f"dataset's longest window ({cfg.trained_window} nt): a coordinate "
+                                       "vocabulary cannot name the positions beyond its rows", self.cfg.dataset)
         model = GeneFinderForConditionalGeneration(self.model_config)
         if self.frozen_encoder:
             model.get_encoder().requires_grad_(False)

@@ -292,6 +292,12 @@ def test_shipped_configs_are_valid():
         load_config(REPO / "configs" / name)
 
 
+def test_a_coordinate_vocabulary_shorter_than_the_windows_is_a_one_line_error(dataset, tmp_path):
+    vocabulary = TINY | {"coordinate_head": "vocabulary", "max_coordinates": 512}  # windows of 1,024 nt
+    with pytest.raises(GeneFinderInputError, match=r"`model.max_coordinates` \(512\) is shorter .* \(1024 nt\)"):
+        Trainer(config(dataset, tmp_path / "run", model=vocabulary))
+
+
 def test_missing_dataset_is_a_one_line_error(tmp_path):
     with pytest.raises(GeneFinderInputError, match="dataset folder not found"):
         Trainer(config(tmp_path / "nope", tmp_path / "run"))
