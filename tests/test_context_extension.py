@@ -148,5 +148,9 @@ def test_context_use_report_sets_the_encoder_gain_from_context_against_the_5_per
     # gain over ln 4 = 1.3863: none keeps 0.0863 of 0.1063, YaRN 0.0963 of 0.0963 (listed first)
     assert text.index("| YaRN | 0.0963 | 0.0963 | 100% |") < text.index("| no scaling | 0.1063 | 0.0863 | 81% |")
     assert "from YaRN (100%) to no scaling (81%); by the loss ratio at 16L, 2 of 2 are within" in text
-    _write_context_use(results(1.38), ["1024", "16384"], tmp_path, "study.py")
-    assert "does use context" in (tmp_path / "context_extension_context_use.md").read_text()
+    assert "after the same short fine-tune" not in text
+    tuned = results(1.38) | {"finetuned": {"yarn": {"1024": {"loss": 1.29}, "16384": {"loss": 1.2863}}}}
+    _write_context_use(tuned, ["1024", "16384"], tmp_path, "study.py")
+    text = (tmp_path / "context_extension_context_use.md").read_text()
+    assert "does use context" in text
+    assert text.index("after the same short fine-tune") < text.index("| YaRN | 0.0963 | 0.1000 | 104% |")

@@ -264,13 +264,13 @@ def write_report(results: dict, docs: Path, command: str) -> None:
     (docs / "context_extension.md").write_text("\n".join(lines))
 
 
-def _kept_gain_table(zero: dict, lengths: list[str]) -> list[str]:
+def _kept_gain_table(zero: dict, lengths: list[str], when: str = "zero-shot") -> list[str]:
     """Each method's gain over a uniform guess (ln 4 - loss) at L and at 16L, and the share of it kept: a measure
     that scales with what the encoder has to lose, where the loss ratio of the 5% target does not."""
     first, last = lengths[0], lengths[-1]
     gains = {m: (UNIFORM - by_len[first]["loss"], UNIFORM - by_len[last]["loss"]) for m, by_len in zero.items()}
     rows = ["", f"What each method keeps at {int(last):,} nt of the gain over a uniform guess it has at "
-            f"{int(first):,} (ln 4 - loss; zero-shot, the main table's numbers):", "",
+            f"{int(first):,} (ln 4 - loss; {when}, the main table's numbers):", "",
             f"| method | gain at {int(first):,} nt | gain at {int(last):,} nt | kept |", "|---|---:|---:|---:|"]
     for m in sorted(gains, key=lambda m: -gains[m][1] / gains[m][0] if gains[m][0] > 0 else 0.0):
         at_l, at_long = gains[m]
@@ -325,5 +325,7 @@ def _write_context_use(results: dict, lengths: list[str], docs: Path, command: s
               f" 5%, {verdict}."]
     if zero:
         lines += _kept_gain_table(zero, lengths)
+    if results.get("finetuned"):
+        lines += _kept_gain_table(results["finetuned"], lengths, "after the same short fine-tune at 16L")
     lines.append("")
     (docs / "context_extension_context_use.md").write_text("\n".join(lines))
