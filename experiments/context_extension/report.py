@@ -272,11 +272,10 @@ def _kept_gain_table(zero: dict, lengths: list[str], when: str = "zero-shot") ->
     rows = ["", f"What each method keeps at {int(last):,} nt of the gain over a uniform guess it has at "
             f"{int(first):,} (ln 4 - loss; {when}, the main table's numbers):", "",
             f"| method | gain at {int(first):,} nt | gain at {int(last):,} nt | kept |", "|---|---:|---:|---:|"]
-    for m in sorted(gains, key=lambda m: -gains[m][1] / gains[m][0] if gains[m][0] > 0 else 0.0):
-        at_l, at_long = gains[m]
-        kept = f"{at_long / at_l:.0%}" if at_l > 0 else "n/a"
-        rows.append(f"| {LABELS[m]} | {at_l:.4f} | {at_long:.4f} | {kept} |")
     kept = {m: g[1] / g[0] for m, g in gains.items() if g[0] > 0}
+    for m in sorted(gains, key=lambda m: -kept.get(m, 0.0)):
+        at_l, at_long = gains[m]
+        rows.append(f"| {LABELS[m]} | {at_l:.4f} | {at_long:.4f} | {f'{kept[m]:.0%}' if m in kept else 'n/a'} |")
     if len(kept) > 1:
         best, worst = max(kept, key=kept.get), min(kept, key=kept.get)
         within = sum(zero[m][last]["loss"] <= (1 + TARGET) * zero[m][first]["loss"] for m in zero)
@@ -294,6 +293,7 @@ def _write_context_use(results: dict, lengths: list[str], docs: Path, command: s
     contexts = sorted(use, key=int)
     at_l = use[str(meta["trained_length"])]["loss"]
     shortest = use[contexts[0]]["loss"]
+    gain_share = (shortest - at_l) / at_l  # what context within L is worth, relative to the loss at L
     lines = ["# Context extension: how much context the encoder reads", "",
              f"Written by `{command}` (experiments/context_extension/, stage 4); do not edit by hand.", "",
              f"The study's base encoder (`{meta['config']}`, trained at L = {meta['trained_length']:,} nt), without "
@@ -311,17 +311,17 @@ def _write_context_use(results: dict, lengths: list[str], docs: Path, command: s
     zero = results.get("zero_shot", {})
     spread = [by_len[lengths[-1]]["loss"] / by_len[lengths[0]]["loss"] - 1 for by_len in zero.values()]
     lines += ["", f"- From {int(contexts[0]):,} nt of context to L the loss falls by {shortest - at_l:.4f} nats "
-              f"({(shortest - at_l) / at_l:.1%} of the loss at L), against the issue's 5% tolerance at 16L."]
+              f"({gain_share:.1%} of the loss at L), against the issue's 5% tolerance at 16L."]
     if spread:
         lines.append(f"- At 16L the methods' losses lie {min(spread):+.1%} to {max(spread):+.1%} from their own loss at L "
                      f"({len(spread)} method{'s' if len(spread) > 1 else ''} without fine-tuning).")
     verdict = ("so the 5% target cannot tell the methods apart with this encoder: one that read only "
                f"{int(contexts[0])} nt would meet it; a better-trained encoder (the GPU run of the same command) "
                "is what makes the comparison informative"
-               if (shortest - at_l) / at_l <= TARGET else
+               if gain_share <= TARGET else
                "so the encoder does use context beyond a few codons, and a method that garbled far positions "
                "would show it")
-    lines += [f"- The encoder's whole gain from context is {'within' if (shortest - at_l) / at_l <= TARGET else 'beyond'}"
+    lines += [f"- The encoder's whole gain from context is {'within' if gain_share <= TARGET else 'beyond'}"
               f" 5%, {verdict}."]
     if zero:
         lines += _kept_gain_table(zero, lengths)

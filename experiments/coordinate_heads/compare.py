@@ -24,7 +24,6 @@ docs/coordinate_heads.md and docs/coordinate_heads.png (validation loss vs step)
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -38,6 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT.parent) not in sys.path:
     sys.path.insert(0, str(ROOT.parent))
+
+from genefinder.training_monitor import read_metrics  # noqa: E402
 
 HEADS = ("pointer", "vocabulary")
 CONFIG = ROOT / "configs" / "coordinate-heads-cpu.yaml"
@@ -66,7 +67,7 @@ def final_checkpoint(run_dir: Path, steps: int) -> Path:
 def train_all(runs: list[tuple[str, int]], run_root: Path, steps: int, dataset: Path, parallel: int) -> None:
     """Train every (head, seed) not yet finished, `parallel` at a time; an interrupted run resumes."""
     pending = [(h, s) for h, s in runs if not final_checkpoint(run_root / f"{h}-seed{s}", steps).exists()]
-    active: list[tuple[subprocess.Popen, str]] = []
+    active: list[tuple[subprocess.Popen, str, object]] = []  # (process, run name, its open log)
     while pending or active:
         while pending and len(active) < parallel:
             head, seed = pending.pop(0)
@@ -79,11 +80,13 @@ def train_all(runs: list[tuple[str, int]], run_root: Path, steps: int, dataset: 
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             log = open(run_root / f"{head}-seed{seed}.log", "a")
             print(f"training {head} seed {seed}: {' '.join(cmd[1:])}", file=sys.stderr)
-            active.append((subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), run_dir.name))
+            active.append((subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), run_dir.name, log))
         time.sleep(5)
-        for proc, name in list(active):
+        for entry in list(active):
+            proc, name, log = entry
             if proc.poll() is not None:
-                active.remove((proc, name))
+                active.remove(entry)
+                log.close()
                 if proc.returncode:
                     raise SystemExit(f"compare.py: training {name} failed (exit {proc.returncode}); see "
                                      f"{run_root / (name + '.log')}")
@@ -117,19 +120,20 @@ def teacher_forced(model, split, processor, max_windows: int, batch: int = 16) -
             reachable = coord if named is None else coord & (labels - n_words < named)
             sums["coords"] += int(coord.sum())
             sums["beyond"] += int((coord & ~reachable).sum())
-            sums["top"] += int(((logits.argmax(-1) == labels) & reachable).sum())
-            sums["top_grammar"] += int(((constrained.argmax(-1) == labels) & reachable).sum())
+            hit, hit_grammar = logits.argmax(-1) == labels, constrained.argmax(-1) == labels
+            sums["top"] += int((hit & reachable).sum())
+            sums["top_grammar"] += int((hit_grammar & reachable).sum())
             nll = -torch.log_softmax(constrained, -1).gather(-1, target[..., None])[..., 0]
             finite = reachable & torch.isfinite(nll)
             # a gene cut by the window ends at its first or last nucleotide: positions a vocabulary learns as rows
             position = labels - n_words
             interior = coord & (position > 0) & (position < lengths[:, None] - 1)
             sums["interior"] += int(interior.sum())
-            sums["interior_right"] += int(((constrained.argmax(-1) == labels) & interior & reachable).sum())
+            sums["interior_right"] += int((hit_grammar & interior & reachable).sum())
             sums["ce"] += float(nll[finite].sum())
             sums["ce_n"] += int(finite.sum())
             sums["words"] += int(word.sum())
-            sums["words_right"] += int(((logits.argmax(-1) == labels) & word).sum())
+            sums["words_right"] += int((hit & word).sum())
     c = max(sums["coords"], 1)
     return {"coordinate_accuracy": sums["top"] / c, "coordinate_accuracy_grammar": sums["top_grammar"] / c,
             "coordinate_ce_grammar": sums["ce"] / max(sums["ce_n"], 1), "beyond_vocabulary": sums["beyond"] / c,
@@ -163,19 +167,13 @@ def score(checkpoint: Path, splits: dict[int, object], eval_windows: int, gen_wi
 
 
 def eval_curve(run_dir: Path) -> tuple[list[int], list[float]]:
-    steps, losses = [], []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("kind") == "eval":
-            steps.append(rec["step"])
-            losses.append(rec["loss"])
-    return steps, losses
+    evals = [r for r in read_metrics(run_dir) if r.get("kind") == "eval"]
+    return [r["step"] for r in evals], [r["loss"] for r in evals]
 
 
 def train_time(run_dir: Path) -> float:
-    last = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()
-            if json.loads(x).get("kind") == "train"]
-    return last[-1].get("elapsed_s", float("nan")) if last else float("nan")
+    trained = [r for r in read_metrics(run_dir) if r.get("kind") == "train"]
+    return trained[-1].get("elapsed_s", float("nan")) if trained else float("nan")
 
 
 def plot(runs: dict[str, Path], path: Path) -> None:
