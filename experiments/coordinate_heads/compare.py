@@ -47,15 +47,18 @@ GENOME = "ecoli_k12_mg1655"
 
 def build_datasets(data_dir: Path, windows: tuple[int, ...]) -> dict[int, Path]:
     """E. coli in windows of each length (stride half a window, reverse complements), built once."""
+    fasta, gff = data_dir / GENOME / "genome.fna.gz", data_dir / GENOME / "annotation.gff3.gz"
     out = {}
     for w in windows:
         path = ROOT / "datasets" / f"ecoli-{w // 1024}k"
         if not (path / "dataset_dict.json").exists():
-            subprocess.run([sys.executable, "-m", "genefinder.cli", "build-dataset",
-                            "--fasta", str(data_dir / GENOME / "genome.fna.gz"),
-                            "--gff", str(data_dir / GENOME / "annotation.gff3.gz"),
-                            "--window", str(w), "--stride", str(w // 2), "--rc-augment", "--out", str(path)],
-                           check=True, cwd=ROOT)
+            if not (fasta.is_file() and gff.is_file()):
+                raise SystemExit(f"compare.py: {fasta} or {gff} not found (--data-dir: ../shared/data)")
+            built = subprocess.run([sys.executable, "-m", "genefinder.cli", "build-dataset", "--fasta", str(fasta),
+                                    "--gff", str(gff), "--window", str(w), "--stride", str(w // 2), "--rc-augment",
+                                    "--out", str(path)], cwd=ROOT)
+            if built.returncode:  # build-dataset has said why on stderr
+                raise SystemExit(f"compare.py: build-dataset of {w}-nt windows failed (exit {built.returncode})")
         out[w] = path
     return out
 
@@ -310,4 +313,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from genefinder.errors import GeneFinderInputError
+
+    try:
+        main()
+    except GeneFinderInputError as err:  # a damaged run folder: one line, not a traceback
+        raise SystemExit(f"compare.py: {err}") from None
