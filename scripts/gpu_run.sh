@@ -13,12 +13,8 @@
 #   device:  bash scripts/gpu_run.sh                       (OUT is set by the tool; .whl and .gpu_data carried)
 #   here:    OUT=out/gpu-rehearsal PYTHON=.venv/bin/python GPU_TRAIN_S=20 STUDY_S=60 SMALL=1 bash scripts/gpu_run.sh
 # SMALL=1 shrinks batches so the same path runs on a CPU (a rehearsal before spending the lease).
-# Before the call, here (both folders are in .gitignore, so they travel only as the call's carry names them):
-#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
-#       datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 pyfaidx==0.9.2.2
-#   for g in ecoli_k12_mg1655 ccrescentus_cb15 saureus_502a bsubtilis_best7003; do mkdir -p .gpu_data/$g; \
-#       cp ../shared/data/$g/{genome.fna.gz,annotation.gff3.gz} .gpu_data/$g/; done
+# Before the call, here: bash scripts/gpu_prepare.sh (makes .whl/ and .gpu_data/, both in .gitignore, so they
+# travel only as the call's carry names them).
 # Afterwards, here: .venv/bin/python scripts/gpu_transfer.py collect FOLDER  (the call's files -> runs/).
 set -uo pipefail
 ROOT=$(pwd)
