@@ -39,6 +39,8 @@ This module is Hub remote code: numpy and siblings only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 
 from .features import CDSPart, Gene, Transcript
@@ -99,18 +101,28 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return logits - log_z
 
 
-def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str, np.ndarray],
-                settings, seqid: str = "", hexamers: CodingStatistics | None = None,
-                strands: tuple[Strand, Strand] | None = None, records: np.ndarray | None = None) -> list[Gene]:
-    """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
-    logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
-    of its reverse complement), under `settings` (an `AnnotationSettings`); `coding_logp` None, network-free
-    decoding (`settings.head_weight` 0), reads no head at all; `hexamers`, the input genome's own
-    coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF.
-    `strands`, the record's `strands.record_strands` under the settings' code and minimum length, reuses what
-    an earlier pass over it read (its ORFs, its hexamers). `records`, the 0-based starts of the records `seq`
-    joins (`annotation.joined_records`: apart by gaps, so no candidate crosses from one to the next), gives
-    each record its own average start codon, as decoding it alone would."""
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate gene of a sequence, both strands (+ first), with its decoder score: 1-based `lo`..`hi` on
+    the sequence, `plus` (on '+'), `cut_5` / `cut_3` (its 5' / 3' end lies beyond the record's: a partial
+    gene). The score is what `decode_orfs` weighs; it calls a set of those scoring above 0."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    score: np.ndarray
+    plus: np.ndarray
+    cut_5: np.ndarray
+    cut_3: np.ndarray
+
+    def subset(self, keep: np.ndarray) -> "Candidates":
+        return Candidates(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+
+def scored_candidates(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str, np.ndarray], settings,
+                      hexamers: CodingStatistics | None = None, strands: tuple[Strand, Strand] | None = None,
+                      records: np.ndarray | None = None) -> Candidates:
+    """Every candidate of `seq` scored as `decode_orfs` scores it (its arguments, the same meaning): what the
+    selection chooses from, and what an analysis of the decoder's near misses reads."""
     n, code = len(seq), GeneticCode(settings.genetic_code)
     if coding_logp is None and settings.head_weight:
         raise ValueError("a head weight needs the coding-frame head's log-probabilities")
@@ -121,7 +133,7 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
     elif len(strands[0]) != n or strands[0].min_length != settings.min_cds_length \
             or strands[0].code.table != code.table:
         raise ValueError("`strands` were read for another sequence, genetic code or minimum CDS length")
-    lo, hi, score, strand_of, cut_5, cut_3 = [], [], [], [], [], []
+    lo, hi, score, plus, cut_5, cut_3 = [], [], [], [], [], []
     bounds = np.zeros(1, np.int64) if records is None else np.asarray(records, dtype=np.int64)
     # each record's average start-codon logit, read when a start's evidence counts or a start is cut
     typical = np.zeros(len(bounds), np.float32)
@@ -146,23 +158,36 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
             sc = sc + settings.head_weight * coding_scores(strand_view(coding_logp, strand), a, e)
         if hexamers is not None and settings.hexamer_weight:
             sc = sc + settings.hexamer_weight * hexamers.orf_scores(s.hexamers, a, e)
-        keep = sc > 0
-        a, e, sc = a[keep], e[keep], sc[keep]
         lo.append(a + 1 if strand == "+" else n - e + 1)
         hi.append(e if strand == "+" else n - a)
         score.append(sc)
-        strand_of += [strand] * len(a)
-        cut_5.append(open_start[keep])
-        cut_3.append(open_end[keep])
-    lo, hi, score = np.concatenate(lo), np.concatenate(hi), np.concatenate(score)
-    cut_5, cut_3 = np.concatenate(cut_5), np.concatenate(cut_3)
-    chosen = _best_compatible_set(lo, hi, score, overlap_limits(settings), np.array(strand_of) == "+")
+        plus.append(np.full(len(a), strand == "+"))
+        cut_5.append(open_start)
+        cut_3.append(open_end)
+    return Candidates(*(np.concatenate(x) for x in (lo, hi, score, plus, cut_5, cut_3)))
+
+
+def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str, np.ndarray],
+                settings, seqid: str = "", hexamers: CodingStatistics | None = None,
+                strands: tuple[Strand, Strand] | None = None, records: np.ndarray | None = None) -> list[Gene]:
+    """Genes (1-based coordinates on `seq`) from the head's (n, 7) log-probabilities and the start scorer's
+    logits per strand, each (n,) in that strand's 5'->3' order (`StartSiteScorer.score` of the sequence and
+    of its reverse complement), under `settings` (an `AnnotationSettings`); `coding_logp` None, network-free
+    decoding (`settings.head_weight` 0), reads no head at all; `hexamers`, the input genome's own
+    coding statistics (`self_training.py`), adds `settings.hexamer_weight` x their score of each ORF.
+    `strands`, the record's `strands.record_strands` under the settings' code and minimum length, reuses what
+    an earlier pass over it read (its ORFs, its hexamers). `records`, the 0-based starts of the records `seq`
+    joins (`annotation.joined_records`: apart by gaps, so no candidate crosses from one to the next), gives
+    each record its own average start codon, as decoding it alone would."""
+    c = scored_candidates(seq, coding_logp, start_logits, settings, hexamers, strands, records)
+    c = c.subset(c.score > 0)
+    chosen = _best_compatible_set(c.lo, c.hi, c.score, overlap_limits(settings), c.plus)
     genes = []
     for i in chosen:
-        left, right = (cut_5[i], cut_3[i]) if strand_of[i] == "+" else (cut_3[i], cut_5[i])
-        mrna = Transcript("mRNA", cds=(CDSPart(int(lo[i]), int(hi[i]), 0),), partial_left=bool(left),
+        left, right = (c.cut_5[i], c.cut_3[i]) if c.plus[i] else (c.cut_3[i], c.cut_5[i])
+        mrna = Transcript("mRNA", cds=(CDSPart(int(c.lo[i]), int(c.hi[i]), 0),), partial_left=bool(left),
                           partial_right=bool(right))
-        genes.append(Gene(strand_of[i], (mrna,), seqid=seqid, score=round(float(score[i]), 1)))
+        genes.append(Gene("+" if c.plus[i] else "-", (mrna,), seqid=seqid, score=round(float(c.score[i]), 1)))
     return sorted(genes, key=lambda g: (g.start, g.end, g.strand))
 
 

@@ -13,7 +13,7 @@ from genefinder.fasta import FastaFile
 from genefinder.genetic_code import GeneticCode
 from genefinder.gff3 import read_gff3
 from genefinder.orf_decoding import (_best_compatible_set, decode_orfs, length_scores, overlap_limits,
-                                     start_log_probs)
+                                     scored_candidates, start_log_probs)
 from genefinder.orfs import edge_reading_frames, open_reading_frames
 from genefinder.windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes
 from real_data import write_slice
@@ -96,6 +96,25 @@ def test_with_the_reference_frames_as_head_the_decoder_finds_the_reference_genes
     mirrored = reverse_complement_genes(ref, len(seq))
     rc_genes = decode_orfs(reverse_complement(seq), oracle_head(mirrored, len(seq)), flat, head_only, "NC_000913.3")
     assert evaluate(rc_genes, mirrored)["gene"].f1 > 0.9
+
+
+def test_called_genes_are_scored_candidates_above_zero(tmp_path):
+    """`scored_candidates` is what the selection chooses from: every called gene is one of them, with its score,
+    and so is every reference gene of the slice that an ORF holds whole."""
+    fa, gff = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 30_000)
+    seq = FastaFile(fa).fetch("NC_000913.3", 0, 30_000)
+    ref = [g for g in read_gff3(gff)[0] if any(t.cds for t in g.transcripts)]
+    flat = {"+": np.zeros(len(seq)), "-": np.zeros(len(seq))}
+    settings = AnnotationSettings(head_weight=1, length_prior=0, start_weight=0, gene_bias=20)
+    head = oracle_head(ref, len(seq))
+    c = scored_candidates(seq, head, flat, settings)
+    scored = {("+" if p else "-", int(lo), int(hi)): float(sc) for lo, hi, p, sc in zip(c.lo, c.hi, c.plus, c.score)}
+    genes = decode_orfs(seq, head, flat, settings, "NC_000913.3")
+    assert genes and all(scored[(g.strand, g.start, g.end)] > 0 for g in genes)
+    assert [round(scored[(g.strand, g.start, g.end)], 1) for g in genes] == [g.score for g in genes]
+    whole = [g for g in ref if 1 < g.start and g.end < len(seq)]
+    assert sum((g.strand, g.start, g.end) in scored for g in whole) >= 0.9 * len(whole)
+    assert c.subset(c.score > 0).score.min() > 0 and len(c.subset(c.plus).lo) == int(c.plus.sum())
 
 
 def test_a_head_that_reads_nothing_as_coding_calls_no_gene_unless_the_length_prior_outweighs_it():
