@@ -105,7 +105,7 @@ def start_log_probs(logits: np.ndarray, ends: np.ndarray) -> np.ndarray:
 class Candidates:
     """Every candidate gene of a sequence, both strands (+ first), with its decoder score: 1-based `lo`..`hi` on
     the sequence, `plus` (on '+'), `cut_5` / `cut_3` (its 5' / 3' end lies beyond the record's: a partial
-    gene). The score is what `decode_orfs` weighs; it calls a set of those scoring above 0."""
+    gene). The score is what `decode_orfs` weighs; `called_genes` chooses among those scoring above 0."""
 
     lo: np.ndarray
     hi: np.ndarray
@@ -179,8 +179,14 @@ def decode_orfs(seq: str, coding_logp: np.ndarray | None, start_logits: dict[str
     an earlier pass over it read (its ORFs, its hexamers). `records`, the 0-based starts of the records `seq`
     joins (`annotation.joined_records`: apart by gaps, so no candidate crosses from one to the next), gives
     each record its own average start codon, as decoding it alone would."""
-    c = scored_candidates(seq, coding_logp, start_logits, settings, hexamers, strands, records)
-    c = c.subset(c.score > 0)
+    return called_genes(scored_candidates(seq, coding_logp, start_logits, settings, hexamers, strands, records),
+                        settings, seqid)
+
+
+def called_genes(candidates: Candidates, settings, seqid: str = "") -> list[Gene]:
+    """The genes `decode_orfs` calls from `scored_candidates`: the best compatible set of those scoring above 0,
+    within `settings`' overlap limits, sorted by position."""
+    c = candidates.subset(candidates.score > 0)
     chosen = _best_compatible_set(c.lo, c.hi, c.score, overlap_limits(settings), c.plus)
     genes = []
     for i in chosen:

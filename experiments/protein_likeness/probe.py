@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -32,9 +31,12 @@ from torch import nn
 
 from genefinder.annotate_cli import load_model
 from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
+from genefinder.atomic_output import atomic_path
+from genefinder.errors import GeneFinderInputError
 from genefinder.evaluation import coding_genes
 from genefinder.genetic_code import GeneticCode
-from genefinder.orf_decoding import decode_orfs, scored_candidates
+from genefinder.machine_info import cpu_model
+from genefinder.orf_decoding import called_genes, scored_candidates
 from genefinder.region_annotation import GenomeRegion
 from genefinder.windows import reverse_complement
 
@@ -81,7 +83,7 @@ def genome_candidates(model, spec: str) -> GenomeCandidates:
     strands = annotator.strands(seq)
     logits = annotator.start_logits(strands)
     c = scored_candidates(seq, None, logits, settings, annotator.hexamers, strands)
-    called = decode_orfs(seq, None, logits, settings, hexamers=annotator.hexamers, strands=strands)
+    called = called_genes(c, settings)
     c = c.subset(~c.cut_5 & ~c.cut_3)
     stop = stops_of(c.plus, c.lo, c.hi)
     order = np.lexsort((-c.score, stop))  # per stop, the best-scoring candidate first
@@ -165,14 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.epochs < 1 or args.threads < 1:
+        ap.error("--epochs and --threads must be >= 1")
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    model, _, _ = load_model(None, "cpu", network_free=True)
     names = [spec.split(":")[0] for spec in REGIONS]
     data = {}
-    for name, spec in zip(names, REGIONS):
-        data[name] = genome_candidates(model, spec)
-        print(f"{name}: {len(data[name].score):,} candidates, {int(data[name].real.sum()):,} real", file=sys.stderr)
+    try:
+        model, _, _ = load_model(None, "cpu", network_free=True)
+        for name, spec in zip(names, REGIONS):
+            data[name] = genome_candidates(model, spec)
+            print(f"{name}: {len(data[name].score):,} candidates, {int(data[name].real.sum()):,} real",
+                  file=sys.stderr)
+    except GeneFinderInputError as err:  # a missing genome or model file: one line, not a traceback
+        print(f"probe.py: error: {err}", file=sys.stderr)
+        return 2
     rows = []
     for name in names:
         net = train_cnn([data[g] for g in names if g != name], args.epochs, args.seed)
@@ -184,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         cells += [roc_auc(s[band], d.real[band]) for s in (d.score, cnn, *mixes)]
         rows.append((name, len(d.score), int(d.real.sum()), int(band.sum()), int(d.real[band].sum()), cells))
         print(name, " ".join(f"{x:.3f}" for x in cells), file=sys.stderr)
-    args.out_md.parent.mkdir(parents=True, exist_ok=True)
-    args.out_md.write_text(report(rows, args, time.time() - t0))
+    with atomic_path(args.out_md) as tmp:
+        Path(tmp).write_text(report(rows, args, time.time() - t0))
     print(f"wrote {args.out_md}", file=sys.stderr)
     return 0
 
@@ -197,7 +206,7 @@ def report(rows, args, seconds: float) -> str:
              f"Written by `python experiments/protein_likeness/probe.py --out-md {args.out_md} "
              f"--epochs {args.epochs} --seed {args.seed} --threads {args.threads}`; do not edit by hand. The script's "
              "docstring says what it measures.", "",
-             f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} torch "
+             f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {args.threads} torch "
              f"threads; {datetime.date.today()}; {seconds / 60:.1f} min.",
              f"- Candidates: each ORF's best-scoring candidate, ORFs up to {MAX_ORF} nt scoring above {MIN_SCORE:g} "
              f"nats; hard band: score within +-{BAND:g} nats, sharing at most {MAX_OVERLAP} nt with any other called "
