@@ -11,7 +11,9 @@
 # What comes back ($OUT, at most 8 files of 16 MiB): scripts/gpu_transfer.py says (weights in shards, two archives).
 #
 #   device:  bash scripts/gpu_run.sh                       (OUT is set by the tool; .whl and .gpu_data carried)
-#   here:    OUT=out/gpu-rehearsal PYTHON=.venv/bin/python GPU_TRAIN_S=20 STUDY_S=60 SMALL=1 bash scripts/gpu_run.sh
+#   here:    rm -rf out/gpu-rehearsal runs/bacteria-gpu-unfrozen runs/context-extension-gpu runs/gpu-eval
+#            OUT=out/gpu-rehearsal PYTHON=.venv/bin/python GPU_TRAIN_S=20 STUDY_S=60 SMALL=1 bash scripts/gpu_run.sh
+#            (the rm: a lent machine starts bare, and an earlier rehearsal's run would refuse a new one)
 # SMALL=1 shrinks batches so the same path runs on a CPU (a rehearsal before spending the lease).
 # Before the call, here: bash scripts/gpu_prepare.sh (makes .whl/ and .gpu_data/, both in .gitignore, so they
 # travel only as the call's carry names them).
@@ -59,9 +61,10 @@ if [ "${SMALL:-0}" = 1 ]; then  # the CPU study's smaller encoder, 2 methods, a 
 fi
 B_WORK=runs/context-extension-gpu
 
-# -- data (both jobs at once): phase 5's 4 kb windows; the study's 1 kb windows (the study skips what exists)
-"${GF[@]}" build-dataset "${GENOMES[@]}" --window 4096 --stride 2048 --rc-augment --out datasets/bacteria3-4k \
-    > "$LOGS/data_a.log" 2>&1 &
+# -- data (both jobs at once): phase 5's 4 kb windows; the study's 1 kb windows (each skipped where it exists, as
+#    after a rehearsal here; build-dataset writes its folder whole or not at all)
+[ -d datasets/bacteria3-4k ] || "${GF[@]}" build-dataset "${GENOMES[@]}" --window 4096 --stride 2048 --rc-augment \
+    --out datasets/bacteria3-4k > "$LOGS/data_a.log" 2>&1 &
 A_DATA=$!
 [ -d $B_WORK/data-1024 ] || "${GF[@]}" build-dataset "${GENOMES[@]}" --window 1024 --stride 1024 --out $B_WORK/data-1024 \
     > "$LOGS/data_b.log" 2>&1 || { tail -5 "$LOGS/data_b.log"; exit 1; }
