@@ -105,6 +105,11 @@ def run_annotation(args) -> None:
     network_free = args.head_weight == 0 and args.decoding in ("auto", "orf") and not args.eukaryote
     model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device), network_free)
     window, overlap = AnnotationSettings.window_for(model.config, args.window, args.overlap)
+    if args.eukaryote and Path(args.model or DEFAULT_MODEL).resolve() == DEFAULT_MODEL.resolve() \
+            and state.is_local_main_process:  # the path runs, but this model never saw an intron: say so up front
+        print("genefinder: warning: the bundled default model was trained on bacteria only and finds few or no "
+              "eukaryotic genes (README, Status); for --eukaryote pass --model a model trained on eukaryotes",
+              file=sys.stderr)
 
     def records():
         return (fa.fetch(name, 0, fa.length(name)) for name in fa.names)

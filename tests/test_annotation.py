@@ -144,3 +144,14 @@ def test_bad_model_folders_get_one_line_errors(tmp_path, tiny_model_dir, setup, 
     res = annotate([fa, "-o", tmp_path / "x.gff3", "--model", bad, *COMMON], tmp_path)
     assert res.returncode == 2 and words in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "x.gff3").exists()
+
+
+def test_the_bacterial_default_model_warns_before_eukaryotic_annotation(tmp_path):
+    """--eukaryote with the bundled (bacterial) model runs, but says up front that it will find few genes; a
+    bacterial run with the same model is not warned."""
+    fa, _ = write_slice(tmp_path, "celegans_1pct", "I", 3_000)
+    eukaryote = annotate([fa, "-o", tmp_path / "e.gff3", "--eukaryote", "--device", "cpu"], tmp_path)
+    assert eukaryote.returncode == 0, eukaryote.stderr
+    assert "trained on bacteria only" in eukaryote.stderr and (tmp_path / "e.gff3").read_text().startswith("##gff")
+    bacterial = annotate([fa, "-o", tmp_path / "b.gff3"], tmp_path)
+    assert bacterial.returncode == 0 and "trained on bacteria only" not in bacterial.stderr, bacterial.stderr
