@@ -12,11 +12,11 @@ when its stop is a reference gene's. Then leave each genome out: train a small C
 candidates, and report on the left-out genome the ROC AUC of the decoder's score, of the CNN's logit and of
 score / 10 + alpha x logit, over all candidates and over the hard band: candidates scoring -30..30 nats that share
 at most 60 nt with any other called gene (those a changed threshold or an added term could flip). Then what a
-ranking lift is worth in genes: the left-out genome decoded again with w x the CNN's logit (clipped to +-30 nats)
-added to every candidate of each ORF whose best candidate is in the band (scores within +-30 nats, up to 900 nt),
-the rest of the decoder as it is, and its gene and stop F1 against the whole chromosome's reference (`evaluation.evaluate`). The
-default model's start scorer saw the train blocks of these genomes; it scores the candidates alike with or without
-a CNN.
+ranking lift is worth in genes: the left-out chromosome decoded again with w x the CNN's logit (clipped to +-30
+nats) added to every candidate of each ORF whose best candidate is in the band (scores within +-30 nats, up to 900
+nt), the rest of the decoder as it is, and its gene and stop F1 against the chromosome's reference genes
+(`evaluation.evaluate`). The default model's start scorer saw the train blocks of these genomes; it scores the
+candidates alike with or without a CNN.
 """
 
 from __future__ import annotations
@@ -251,8 +251,8 @@ def report(rows, args, seconds: float) -> str:
     for name, _, _, n_band, real_band, cells, _ in rows:
         lines.append(f"| {name} | {n_band:,} | {real_band:,} | "
                      + " | ".join(f"{x:.3f}" for x in cells[len(head):]) + " |")
-    lines += ["", "Gene F1 / stop F1 of the left-out genome's whole reference, decoded with w x the CNN's logit (clipped to "
-              f"+-{BAND:g} nats) added to each ORF in the band; w = 0 is the decoder as it is:", "",
+    lines += ["", "Gene F1 / stop F1 on the left-out chromosome (all its reference genes), decoded with w x the CNN's "
+              f"logit (clipped to +-{BAND:g} nats) added to each ORF in the band; w = 0 is the decoder as it is:", "",
               "| left-out genome | " + " | ".join(f"w = {w:g}" for w in WEIGHTS) + " |",
               "|---|" + "---:|" * len(WEIGHTS)]
     for name, *_, f1 in rows:
