@@ -225,9 +225,15 @@ def _matched(pred: list[_CodingGene], ref: list[_CodingGene], keys) -> tuple[lis
     return [any(k in p_keys for k in keys(g)) for g in ref], [any(k in r_keys for k in keys(g)) for g in pred]
 
 
+def matched(pred: list[_CodingGene], ref: list[_CodingGene], level: str) -> tuple[list[bool], list[bool]]:
+    """For each reference gene, then each predicted gene (`coding_genes` of each): is it found at `level`, "gene"
+    (a whole CDS chain) or "stop" (its 3' end), as `evaluate` counts it? What a resampling of genes reads."""
+    return _matched(pred, ref, {"gene": _chain_keys, "stop": _stop_keys}[level])
+
+
 def _gene_levels(pred: list[_CodingGene], ref: list[_CodingGene]) -> dict[str, LevelScore]:
-    r_gene, p_gene = _matched(pred, ref, _chain_keys)
-    r_stop, p_stop = _matched(pred, ref, _stop_keys)
+    r_gene, p_gene = matched(pred, ref, "gene")
+    r_stop, p_stop = matched(pred, ref, "stop")
     r_ends, p_ends = _matched(pred, ref, _ends_keys)
     r_start = [hit for hit, stop in zip(r_ends, r_stop) if stop]  # start accuracy among stop-matched genes
     p_start = [hit for hit, stop in zip(p_ends, p_stop) if stop]
