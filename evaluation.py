@@ -343,10 +343,11 @@ def _examples(counts: dict[str, int], k: int = 3) -> str:
     return text + (f", ... {len(items) - k} more" if len(items) > k else "")
 
 
-def evaluate_files(pred_path: str | os.PathLike, ref_path: str | os.PathLike,
-                   region: Region | None = None) -> EvaluationReport:
-    """Read both GFF3 files (plain or gzip) and score the first against the second."""
-    pred_path, ref_path = str(pred_path), str(ref_path)
+def read_pair(pred_path: str, ref_path: str,
+              region: Region | None = None) -> tuple[list[Gene], list[Gene], GffReadReport, list[str]]:
+    """Both GFF3 files (plain or gzip) read for scoring: prediction, reference, the reference's read report, and
+    what the user should know (seqids apart, CDS rows not read, no coding gene); one-line errors where nothing
+    could be scored (no seqid in common)."""
     pred, pred_report = read_annotation(pred_path, "prediction")
     ref, ref_report = read_annotation(ref_path, "reference")
     p, r = coding_genes(pred), coding_genes(ref)
@@ -358,6 +359,15 @@ def evaluate_files(pred_path: str | os.PathLike, ref_path: str | os.PathLike,
                             f"({', '.join(f'{n:,} {k}' for k, n in lost.items())}) and are not scored")
     if not p:
         warnings.append("the prediction has no coding genes")
+    return pred, ref, ref_report, warnings
+
+
+def evaluate_files(pred_path: str | os.PathLike, ref_path: str | os.PathLike,
+                   region: Region | None = None) -> EvaluationReport:
+    """Read both GFF3 files (plain or gzip) and score the first against the second."""
+    pred_path, ref_path = str(pred_path), str(ref_path)
+    pred, ref, ref_report, warnings = read_pair(pred_path, ref_path, region)
+    p, r = coding_genes(pred), coding_genes(ref)
     return EvaluationReport(
         pred_path, ref_path, evaluate(pred, ref, region), len(r), len(p), len(ref) - len(r),
         ref_report.skipped.get("pseudogene", 0), ref_report.skipped.get("pseudogene and children", 0),

@@ -24,7 +24,7 @@ import numpy as np
 
 from genefinder.atomic_output import atomic_path
 from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import coding_genes, matched, read_annotation
+from genefinder.evaluation import coding_genes, matched, read_pair
 from genefinder.features import Gene
 
 LEVELS = ("gene", "stop")
@@ -109,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.block < 1 or args.samples < 1:
         ap.error("--block and --samples must be >= 1")
-    try:
-        ref, a, b = (read_annotation(path, role)[0] for path, role in
-                     ((args.ref, "reference"), (args.a, "prediction A"), (args.b, "prediction B")))
+    try:  # each prediction read as `genefinder evaluate` reads it, with its warnings and one-line errors
+        (a, ref, _, warn_a), (b, _, _, warn_b) = (read_pair(path, args.ref) for path in (args.a, args.b))
     except GeneFinderInputError as err:
         print(f"paired_bootstrap.py: error: {err}", file=sys.stderr)
         return 2
+    for name, warnings in zip(args.names, (warn_a, warn_b)):
+        for w in warnings:
+            print(f"paired_bootstrap.py: warning: {name}: {w}", file=sys.stderr)
     command = " ".join(["benchmarks/paired_bootstrap.py", *(argv if argv is not None else sys.argv[1:])])
     text = report(paired_bootstrap(ref, a, b, args.block, args.samples, args.seed), tuple(args.names), command,
                   args.block, args.samples)

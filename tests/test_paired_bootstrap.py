@@ -1,6 +1,6 @@
 """benchmarks/paired_bootstrap.py: the genome as it is scores as `evaluate` does, identical predictions differ by
 nothing in every sample, a prediction that finds more of the same genes is ahead in every sample, and bad
-arguments get one line."""
+arguments or files that share no seqid get one line."""
 
 import subprocess
 import sys
@@ -55,3 +55,9 @@ def test_bad_arguments_get_one_line(tmp_path):
     zero = subprocess.run([sys.executable, str(SCRIPT), "r", "a", "b", "--samples", "0"], capture_output=True,
                           text=True)
     assert zero.returncode == 2 and "--samples must be >= 1" in zero.stderr
+    row = "{}\tt\tgene\t1\t900\t.\t+\t.\tID=g\n{}\tt\tCDS\t1\t900\t.\t+\t0\tParent=g\n"
+    for name, seqid in (("ref", "chr"), ("a", "chr"), ("b", "contig_1")):
+        (tmp_path / f"{name}.gff3").write_text("##gff-version 3\n" + row.format(seqid, seqid))
+    apart = subprocess.run([sys.executable, str(SCRIPT), *(str(tmp_path / f"{n}.gff3") for n in ("ref", "a", "b"))],
+                           capture_output=True, text=True)
+    assert apart.returncode == 2 and apart.stderr.count("\n") == 1 and "no seqid in common" in apart.stderr
