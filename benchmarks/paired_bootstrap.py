@@ -24,7 +24,7 @@ import numpy as np
 
 from genefinder.atomic_output import atomic_path
 from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import coding_genes, matched, read_pair
+from genefinder.evaluation import LevelScore, coding_genes, matched, read_pair
 from genefinder.features import Gene
 
 LEVELS = ("gene", "stop")
@@ -44,13 +44,6 @@ class Difference:
     @property
     def difference(self) -> float:
         return self.f1_a - self.f1_b
-
-
-def _f1(found_ref: np.ndarray, n_ref: np.ndarray, right_pred: np.ndarray, n_pred: np.ndarray) -> np.ndarray:
-    """F1 of sensitivity found_ref / n_ref and precision right_pred / n_pred, elementwise; 0 where either is 0."""
-    sn = np.divide(found_ref, n_ref, out=np.zeros_like(found_ref, dtype=float), where=n_ref > 0)
-    pr = np.divide(right_pred, n_pred, out=np.zeros_like(right_pred, dtype=float), where=n_pred > 0)
-    return np.divide(2 * sn * pr, sn + pr, out=np.zeros_like(sn), where=sn + pr > 0)
 
 
 def paired_bootstrap(ref: list[Gene], a: list[Gene], b: list[Gene], block: int = 50_000, samples: int = 2000,
@@ -74,9 +67,10 @@ def paired_bootstrap(ref: list[Gene], a: list[Gene], b: list[Gene], block: int =
     for level in LEVELS:
         ref_by_a, right_a = matched(pa, r, level)
         ref_by_b, right_b = matched(pb, r, level)
-        sums = [per_block(r, ref_by_a), n_ref, per_block(pa, right_a), n_a,
-                per_block(r, ref_by_b), n_ref, per_block(pb, right_b), n_b]
-        f1_a, f1_b = (_f1(*(draws @ sums[i] for i in range(j, j + 4))) for j in (0, 4))
+        # per block, in LevelScore's order: n_ref, n_pred, tp_ref, tp_pred of A, then of B
+        sums = np.stack([n_ref, n_a, per_block(r, ref_by_a), per_block(pa, right_a),
+                         n_ref, n_b, per_block(r, ref_by_b), per_block(pb, right_b)], axis=1)
+        f1_a, f1_b = (np.array([LevelScore(*row[j:j + 4]).f1 or 0.0 for row in draws @ sums]) for j in (0, 4))
         diff = f1_a[1:] - f1_b[1:]
         out.append(Difference(level, float(f1_a[0]), float(f1_b[0]), float(np.percentile(diff, 2.5)),
                               float(np.percentile(diff, 97.5)), float(np.mean(diff >= 0))))
