@@ -6,11 +6,11 @@ Two gene finders 0.002 apart in F1 over 4,000 genes may differ by chance alone: 
 hold decides part of each score. The bootstrap asks how far the difference would move over other genomes like
 this one. Genes are not independent (operons, islands, an rRNA cluster), so the genome is cut into blocks of
 `--block` nt and each sample draws as many blocks as there are, with replacement; every gene, reference or
-predicted, goes with the block its 5'-most base lies in. Both predictions are scored on the same draw (paired),
-so the genes they share move together and cancel in the difference. Scores are counted as `genefinder evaluate`
-counts them (`evaluation.matched`): gene = start and stop exact, stop = 3' end exact. Reported: each prediction's
-F1, the difference A - B, its 2.5-97.5 percentile interval over the samples and the share of samples in which A
-scores at least as high as B.
+predicted, goes with the block its first base (lowest coordinate) lies in. Both predictions are scored on the
+same draw (paired), so the genes they share move together and cancel in the difference. Scores are counted as
+`genefinder evaluate` counts them (`evaluation.matched`): gene = start and stop exact, stop = 3' end exact.
+Reported: each prediction's F1, the difference A - B, its 2.5-97.5 percentile interval over the samples and the
+share of samples in which A scores at least as high as B.
 """
 
 from __future__ import annotations
