@@ -50,7 +50,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .errors import GeneFinderInputError
+from .errors import GeneFinderInputError, require_file
 from .features import Gene
 from .gff3 import GffReadReport, read_gff3
 from .windows import merge_intervals
@@ -301,10 +301,7 @@ class EvaluationReport:
 
 
 def read_annotation(path: str, role: str) -> tuple[list[Gene], GffReadReport]:
-    if not os.path.exists(path):
-        raise GeneFinderInputError(f"{role} GFF3 file not found", path)
-    if not os.path.isfile(path):
-        raise GeneFinderInputError(f"{role} GFF3 path is not a file", path)
+    require_file(path, f"{role} GFF3")
     return read_gff3(path)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyfaidx
 
-from .errors import GeneFinderInputError
+from .errors import GeneFinderInputError, require_file
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ class FastaFile:
 
     def __init__(self, path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
         self.path = str(path)
-        if not os.path.isfile(self.path):
-            raise GeneFinderInputError("FASTA file not found", self.path)
+        require_file(self.path, "FASTA")
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
         cache.mkdir(parents=True, exist_ok=True)
         normalised = cache / f"{_cache_key(self.path)}.fa"

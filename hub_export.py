@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import GeneFinderInputError
+from .errors import GeneFinderInputError, require_file
 
 MODEL_CARD = Path(__file__).resolve().parent / "model_card.md"
 TEMPLATE_NOTE = "This file becomes the README.md"  # marks the template-only note of model_card.md
@@ -126,8 +126,7 @@ def model_card(checkpoint: Path, results: str | Path | None = None) -> str:
     sections = [training_section(run_summary(checkpoint))]
     if results is not None:
         path = Path(results)
-        if not path.is_file():
-            raise GeneFinderInputError("--results: file not found", str(path))
+        require_file(path, "--results")
         # one heading level down, so the file's title becomes a section of the card
         sections.append(re.sub(r"^(#+) ", r"#\1 ", path.read_text(encoding="utf-8").strip(), flags=re.M))
     for i, p in enumerate(paragraphs):

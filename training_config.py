@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .errors import GeneFinderInputError
+from .errors import GeneFinderInputError, require_file
 
 STAGES = ("seq2seq", "decoder-lm", "mlm", "classification")  # training_tasks.TASKS has one task per stage
 ENCODER_STAGES = ("mlm", "classification")  # their `model` section is GeneFinderEncoderConfig kwargs
@@ -161,8 +161,7 @@ def merge(base: dict, overrides: dict) -> dict:
 
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
-    if not path.is_file():
-        raise GeneFinderInputError("config file not found", str(path))
+    require_file(path, "config")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml_loader()) or {}
     except yaml.YAMLError as err:

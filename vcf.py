@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import GeneFinderInputError
+from .errors import GeneFinderInputError, require_file
 from .fasta import open_text_or_gzip
 
 SKIP_KINDS = ("indel", "mnp", "symbolic", "no_alt", "ambiguous")
@@ -88,8 +88,7 @@ def _records(path: str) -> Iterator[tuple[int, str, list[str] | None]]:
 def read_snvs(path: str | os.PathLike) -> tuple[list[SNV], Counter]:
     """The SNVs of a VCF, one per single-base ALT allele, and the count of skipped alleles by kind."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise GeneFinderInputError("VCF file not found", path)
+    require_file(path, "VCF")
     snvs, skipped = [], Counter()
     for lineno, _, cols in _records(path):
         if cols is None:

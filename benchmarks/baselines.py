@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genefinder.errors import GeneFinderInputError
+from genefinder.errors import GeneFinderInputError, require_file
 from genefinder.error_analysis import analyse, render
 from genefinder.evaluation import LEVELS, EvaluationReport, evaluate_files, read_annotation
 from genefinder.machine_info import cpu_model
@@ -86,8 +86,7 @@ class ToolRun:
 
 def decompress_fasta(src: Path, dst: Path) -> Genome:
     """Plain copy of a (possibly gzipped) FASTA for the external tools, with its length in nt."""
-    if not src.is_file():
-        raise GeneFinderInputError("FASTA file not found", str(src))
+    require_file(src, "FASTA")
     with open(src, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     length = records = 0
@@ -327,8 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     try:
-        if not args.gff.is_file():
-            raise GeneFinderInputError("reference GFF3 not found", str(args.gff))
+        require_file(args.gff, "reference GFF3")
         variants = [spec.partition("=")[::2] for spec in args.genefinder_variant]  # checked before any tool runs
         for spec, (label, template) in zip(args.genefinder_variant, variants):
             if not re.fullmatch(r"[A-Za-z0-9_.-]+", label) or not template:

@@ -27,7 +27,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ..errors import GeneFinderInputError
+from ..errors import GeneFinderInputError, require_file
 from ..fasta import FastaFile
 from ..tokenization_dna import normalize_dna
 from .build_dataset import SPLITS, split_regions
@@ -42,8 +42,7 @@ def _file_and_label(spec: str, flag: str) -> tuple[str, str]:
 
 def read_csv(path: str) -> list[tuple[str, str]]:
     """(sequence, label) rows of a CSV with `sequence` and `label` columns."""
-    if not os.path.isfile(path):
-        raise GeneFinderInputError("CSV file not found", path)
+    require_file(path, "CSV")
     rows = []
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)

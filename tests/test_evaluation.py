@@ -148,6 +148,9 @@ def test_missing_file_is_one_line_error(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nope.gff3"), str(ref)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope.gff3" in err and "not found" in err
+    assert main(["evaluate", str(tmp_path), str(ref)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "prediction GFF3 path is a folder" in err
 
 
 def test_seqids_that_do_not_match(tmp_path, capsys):

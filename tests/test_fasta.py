@@ -80,3 +80,8 @@ def test_truncated_gzip_is_a_clear_error(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(GeneFinderInputError, match="not found"):
         FastaFile(tmp_path / "nope.fa")
+
+
+def test_folder_is_refused_as_a_folder(tmp_path):
+    with pytest.raises(GeneFinderInputError, match=r"^.*: FASTA path is a folder or a device, not a file$"):
+        FastaFile(tmp_path)
