@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                         "may share where their 3' ends meet)")
     p.add_argument("--divergent-overlaps", nargs="+", type=int, default=[AnnotationSettings.max_divergent_overlap],
                    help="max_divergent_overlap values to try with each convergent one (where their 5' ends meet)")
+    p.add_argument("--self-training-rounds", nargs="+", type=int, default=[AnnotationSettings.self_training_rounds],
+                   help="self_training_rounds values to try with each refit (hexamer statistics refitted on the genes "
+                        "the last statistics call)")
     args = p.parse_args(argv)
     return run("start_refit_sweep", args, lambda: sweep(args, argv))
 
@@ -79,9 +82,9 @@ def refit_trials(args, base: AnnotationSettings) -> list[tuple[str, str, Annotat
     """(row name, "out", settings) for each point of the refit grid: the product of every swept setting, each
     named in the row when it takes more than one value (an upstream prior when it is given at all)."""
     out = []
-    for rounds, l2, prior, up, bias, evidence, convergent, divergent in itertools.product(
+    for rounds, l2, prior, up, bias, evidence, convergent, divergent, hexamer_rounds in itertools.product(
             args.rounds, args.l2, args.length_priors, args.upstream_priors or [None], args.gene_biases,
-            args.start_evidence, args.convergent_overlaps, args.divergent_overlaps):
+            args.start_evidence, args.convergent_overlaps, args.divergent_overlaps, args.self_training_rounds):
         name = f"left-out scorer, refit, L2 {l2:g}" + (f", {rounds} rounds" if rounds > 1 else "")
         name += f", length prior {prior:g}" if len(args.length_priors) > 1 else ""
         name += f", upstream prior {up:g}" if up is not None else ""
@@ -89,10 +92,12 @@ def refit_trials(args, base: AnnotationSettings) -> list[tuple[str, str, Annotat
         name += f", start evidence {evidence:g}" if len(args.start_evidence) > 1 else ""
         name += f", convergent overlap {convergent}" if len(args.convergent_overlaps) > 1 else ""
         name += f", divergent overlap {divergent}" if len(args.divergent_overlaps) > 1 else ""
+        name += f", {hexamer_rounds} hexamer rounds" if len(args.self_training_rounds) > 1 else ""
         out.append((name, "out", replace(base, refit_starts=True, start_refit_l2=l2, start_refit_rounds=rounds,
                                          length_prior=prior, upstream_prior=prior if up is None else up,
                                          gene_bias=bias, start_evidence=evidence,
-                                         max_convergent_overlap=convergent, max_divergent_overlap=divergent)))
+                                         max_convergent_overlap=convergent, max_divergent_overlap=divergent,
+                                         self_training_rounds=hexamer_rounds)))
     return out
 
 
