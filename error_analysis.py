@@ -11,9 +11,11 @@ Reference genes, each in exactly one class:
   genes are the classic weak spot.
 Predicted genes, each in exactly one class:
 - `true` (start and stop right), `wrong start` (stop right);
-- false positives, by what they overlap on the reference: `same strand, other frame` (overlaps a reference
-  gene on its strand by >= 60 nt), `opposite strand` (a "shadow" ORF: overlaps a reference gene only on the
-  other strand), `intergenic` (overlaps no reference coding gene by >= 60 nt).
+- false positives, by what they overlap on the reference: `in a reference pseudogene` (at least half of it lies
+  in one: an ORF of a decayed gene, which the reference left out of its genes and no ORF-level evidence tells
+  from a live one), `same strand, other frame` (overlaps a reference gene on its strand by >= 60 nt),
+  `opposite strand` (a "shadow" ORF: overlaps a reference gene only on the other strand), `intergenic`
+  (overlaps no reference coding gene by >= 60 nt).
 Lengths are CDS lengths (stop codon included). Multi-segment (spliced) genes are counted by their first chain.
 """
 
@@ -40,8 +42,9 @@ def _bin(n: int) -> str:
     return next(name for lo, hi, name in LENGTH_BINS if lo <= n < hi)
 
 
-def analyse(pred_genes, ref_genes) -> dict[str, Counter]:
-    """Counters `reference` and `predicted` of the classes in the module docstring."""
+def analyse(pred_genes, ref_genes, pseudogenes: list[tuple[str, int, int]] = ()) -> dict[str, Counter]:
+    """Counters `reference` and `predicted` of the classes in the module docstring; `pseudogenes`, the
+    reference's (seqid, start, end) spans (`GffReadReport.pseudogenes`)."""
     pred, ref = coding_genes(pred_genes), coding_genes(ref_genes)
     pred_stop = {(g.seqid, g.strand, _ends(g)[1]): _ends(g)[0] for g in pred}
     ref_stop = {(g.seqid, g.strand, _ends(g)[1]): _ends(g)[0] for g in ref}
@@ -56,14 +59,19 @@ def analyse(pred_genes, ref_genes) -> dict[str, Counter]:
         else:
             upstream = got < five if g.strand == "+" else got > five
             out["reference"]["wrong start, predicted " + ("upstream" if upstream else "downstream")] += 1
-    by_seq = defaultdict(list)
+    by_seq, decayed = defaultdict(list), defaultdict(list)
     for g in ref:
         by_seq[g.seqid].append(g)
+    for seqid, start, end in pseudogenes:
+        decayed[seqid].append((start, end))
     for g in pred:
         five, three = _ends(g)
         known = ref_stop.get((g.seqid, g.strand, three))
         if known is not None:
             out["predicted"]["true" if known == five else "wrong start"] += 1
+            continue
+        if any(2 * (min(g.end, end) - max(g.start, start) + 1) >= g.end - g.start + 1 for start, end in decayed[g.seqid]):
+            out["predicted"]["false: in a reference pseudogene"] += 1
             continue
         strands = {r.strand for r in by_seq[g.seqid]
                    if min(g.end, r.end) - max(g.start, r.start) + 1 >= MIN_OVERLAP}
@@ -94,6 +102,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     pred, _ = read_annotation(args.prediction, "prediction")
-    ref, _ = read_annotation(args.reference, "reference")
-    print(render(args.name, analyse(pred, ref)))
+    ref, report = read_annotation(args.reference, "reference")
+    print(render(args.name, analyse(pred, ref, report.pseudogenes)))
     return 0

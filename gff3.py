@@ -40,6 +40,9 @@ class GffReadReport:
     genes: int = 0
     transcripts: int = 0
     skipped: Counter = field(default_factory=Counter)
+    # (seqid, start, end) of each pseudogene left out (its gene-level row): where a gene finder's call is a
+    # false positive the reference explains (`genefinder errors`)
+    pseudogenes: list[tuple[str, int, int]] = field(default_factory=list)
 
     def summary(self) -> str:
         skipped = ", ".join(f"{n} {t}" for t, n in self.skipped.most_common())
@@ -90,6 +93,7 @@ def read_gff3(path: str | os.PathLike) -> tuple[list[Gene], GffReadReport]:
     for r in rows:  # genes and transcripts first, so children can find them in any file order
         if r.type in GENE_TYPES and under_pseudo(r):
             report.skipped["pseudogene"] += 1  # e.g. WormBase: type gene, biotype=pseudogene
+            report.pseudogenes.append((r.seqid, r.start, r.end))
         elif r.type in GENE_TYPES:
             gene_slot(r.attrs.get("ID", f"line{r.line}"), r)
     for r in rows:
@@ -106,6 +110,8 @@ def read_gff3(path: str | os.PathLike) -> tuple[list[Gene], GffReadReport]:
             continue
         if r.type in PSEUDO_TYPES or under_pseudo(r):
             report.skipped["pseudogene and children" if r.type != "pseudogene" else "pseudogene"] += 1
+            if r.type == "pseudogene":
+                report.pseudogenes.append((r.seqid, r.start, r.end))
             continue
         if r.type not in ("exon", "CDS"):
             report.skipped[r.type] += 1

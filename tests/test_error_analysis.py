@@ -43,3 +43,14 @@ def test_each_mistake_has_its_class():
     assert result["predicted"]["false: opposite strand"] == 1
     assert result["predicted"]["false: intergenic, 300-899 nt"] == 1
     assert "| found |" in render("x", result)
+
+
+def test_a_call_inside_a_reference_pseudogene_is_named_so():
+    ref = _coding()
+    g = ref[0]
+    far = _with_cds(g, 10**6, 10**6 + 299)
+    half_in = [(g.seqid, 10**6 + 150, 10**6 + 5000)]  # 150 of its 300 nt
+    assert analyse([far], ref, half_in)["predicted"] == {"false: in a reference pseudogene": 1}
+    assert analyse([far], ref, [(g.seqid, 10**6 + 151, 10**6 + 5000)])["predicted"] == {
+        "false: intergenic, 300-899 nt": 1}
+    assert analyse([far], ref, [("elsewhere", 1, 10**7)])["predicted"] == {"false: intergenic, 300-899 nt": 1}

@@ -30,6 +30,7 @@ def test_ecoli_hierarchy_pseudogenes_and_frameshift():
     assert by_id["gene-b0001"].transcripts[0].cds == (CDSPart(190, 255, 0),)
     assert "gene-b0218" not in by_id  # yafU is a pseudogene
     assert report.skipped["pseudogene"] == 145
+    assert len(report.pseudogenes) == 145 and ("NC_000913.3", 238746, 239084) in report.pseudogenes
 
 
 def test_eukaryote_isoforms_utrs_and_phases():
