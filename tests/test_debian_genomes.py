@@ -1,4 +1,4 @@
-"""benchmarks/debian_genome.py: a GenBank CDS of several parts (a programmed frameshift) is phased in
+"""benchmarks/debian_genomes.py: a GenBank CDS of several parts (a programmed frameshift) is phased in
 transcription order, on either strand, from its /codon_start."""
 
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 from genefinder.features import CDSPart
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import debian_genome  # noqa: E402
+import debian_genomes as debian_genome  # noqa: E402
 
 
 def test_one_part_is_phase_zero_or_its_codon_start():
