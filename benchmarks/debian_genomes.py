@@ -114,7 +114,7 @@ def convert(genbank: Path, out: Path, source: Source) -> dict[str, int]:
     from Bio import SeqIO
 
     lengths, genes, pseudogenes, starts = {}, [], [], Counter()
-    counts = {"records": 0, "CDS": 0, "pseudogenes": 0, "multi-part CDS": 0}
+    counts = {"records": 0, "CDS": 0, "multi-part CDS": 0}
     fasta = io.StringIO()
     with (gzip.open(genbank, "rt") if genbank.suffix == ".gz" else open(genbank)) as fh:
         for record in SeqIO.parse(fh, "genbank"):
@@ -166,11 +166,12 @@ def start_codon(gene: Gene, seq: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("names", nargs="*", choices=[[], *GENOMES], metavar="NAME",
-                    help=f"genomes to write (default: all): {', '.join(GENOMES)}")
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"genomes to write (default: all): {', '.join(GENOMES)}")
     ap.add_argument("--out-dir", type=Path, default=Path("out"), help="each genome goes to OUT_DIR/NAME/")
     args = ap.parse_args(argv)
     names = args.names or list(GENOMES)
+    if set(names) - set(GENOMES):
+        ap.error(f"unknown genome(s) {', '.join(sorted(set(names) - set(GENOMES)))}; known: {', '.join(GENOMES)}")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             unpacked = {}
