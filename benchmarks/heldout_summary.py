@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
-from paired_bootstrap import LEVELS, Difference, paired_bootstrap
+from paired_bootstrap import LEVELS, Difference, paired_bootstrap, parse_with_bootstrap_options, publish
 
-from genefinder.atomic_output import atomic_path
 from genefinder.errors import GeneFinderInputError
 from genefinder.evaluation import coding_genes, read_pair
 
@@ -48,14 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--genome", nargs=4, action="append", required=True, metavar=("NAME", "REF", "A", "B"),
                     help="a held-out genome: its name, reference GFF3 and the two predictions (repeat per genome)")
-    ap.add_argument("--names", nargs=2, default=("A", "B"), metavar=("A", "B"))
-    ap.add_argument("--block", type=int, default=50_000, help="nt per resampled block (default 50,000)")
-    ap.add_argument("--samples", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out-md", type=Path, help="also write the table here")
-    args = ap.parse_args(argv)
-    if args.block < 1 or args.samples < 1:
-        ap.error("--block and --samples must be >= 1")
+    args = parse_with_bootstrap_options(ap, argv)
     if len({name for name, *_ in args.genome}) < len(args.genome):
         ap.error("each --genome needs its own NAME")
     rows, pooled = [], ([], [], [])
@@ -75,11 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((f"all {len(rows)} pooled", len(coding_genes(pooled[0])),
                      paired_bootstrap(*pooled, args.block, args.samples, args.seed)))
     command = " ".join(["benchmarks/heldout_summary.py", *(argv if argv is not None else sys.argv[1:])])
-    text = report(rows, tuple(args.names), command, args.block, args.samples)
-    print(text, end="")
-    if args.out_md:
-        with atomic_path(args.out_md) as tmp:
-            Path(tmp).write_text(text)
+    publish(report(rows, tuple(args.names), command, args.block, args.samples), args.out_md)
     return 0
 
 

@@ -90,11 +90,9 @@ def report(rows: list[Difference], names: tuple[str, str], command: str, block: 
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("ref", help="reference annotation (GFF3, plain or gzip)")
-    ap.add_argument("a", help="prediction A (GFF3)")
-    ap.add_argument("b", help="prediction B (GFF3)")
+def parse_with_bootstrap_options(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """`ap`'s arguments with the options every bootstrap report takes (--names, --block, --samples, --seed,
+    --out-md), checked."""
     ap.add_argument("--names", nargs=2, default=("A", "B"), metavar=("A", "B"))
     ap.add_argument("--block", type=int, default=50_000, help="nt per resampled block (default 50,000)")
     ap.add_argument("--samples", type=int, default=2000)
@@ -103,6 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.block < 1 or args.samples < 1:
         ap.error("--block and --samples must be >= 1")
+    return args
+
+
+def publish(text: str, out_md: Path | None) -> None:
+    """Print a report, and write it to `out_md` (atomically) when given."""
+    print(text, end="")
+    if out_md:
+        with atomic_path(out_md) as tmp:
+            Path(tmp).write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("ref", help="reference annotation (GFF3, plain or gzip)")
+    ap.add_argument("a", help="prediction A (GFF3)")
+    ap.add_argument("b", help="prediction B (GFF3)")
+    args = parse_with_bootstrap_options(ap, argv)
     try:  # each prediction read as `genefinder evaluate` reads it, with its warnings and one-line errors
         (a, ref, _, warn_a), (b, _, _, warn_b) = (read_pair(path, args.ref) for path in (args.a, args.b))
     except GeneFinderInputError as err:
@@ -112,12 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         for w in warnings:
             print(f"paired_bootstrap.py: warning: {name}: {w}", file=sys.stderr)
     command = " ".join(["benchmarks/paired_bootstrap.py", *(argv if argv is not None else sys.argv[1:])])
-    text = report(paired_bootstrap(ref, a, b, args.block, args.samples, args.seed), tuple(args.names), command,
-                  args.block, args.samples)
-    print(text, end="")
-    if args.out_md:
-        with atomic_path(args.out_md) as tmp:
-            Path(tmp).write_text(text)
+    publish(report(paired_bootstrap(ref, a, b, args.block, args.samples, args.seed), tuple(args.names), command,
+                   args.block, args.samples), args.out_md)
     return 0
 
 
