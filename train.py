@@ -189,12 +189,7 @@ class Trainer:
         if cfg.trainable:
             freeze_all_but(model, cfg.trainable)
         if cfg.gradient_checkpointing:
-            # non-reentrant: works under DDP's no_sync and with frozen parameters
-            enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x name
-            if enable is not None:
-                enable(activation_checkpointing_kwargs={"use_reentrant": False})
-            else:
-                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable_activation_checkpointing(model)
         self.n_params = sum(p.numel() for p in model.parameters())
         self.n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         optimizer = build_optimizer(model, cfg)
@@ -457,6 +452,17 @@ def load_init_weights(model, checkpoint: str | Path, part: str, encoder_prefix: 
                                    "use the same decoder sizes", str(checkpoint))
     model.load_state_dict(state, strict=False)
     logger.info("init_from %s: loaded %d tensors (%s)", checkpoint, len(state), part)
+
+
+def enable_activation_checkpointing(model) -> None:
+    """Recompute layer activations in backward (`gradient_checkpointing` in the config), non-reentrant: it works
+    under DDP's no_sync and with frozen parameters. transformers renamed the switch (`activation_checkpointing_enable`,
+    the old name deprecated) within the versions this project supports, so either is called."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def freeze_all_but(model, prefixes: list[str]) -> None:

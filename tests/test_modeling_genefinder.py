@@ -9,6 +9,7 @@ from genefinder.configuration_genefinder import GeneFinderConfig
 from genefinder.features import CDSPart, Gene, Transcript
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.tokenization_gff import GFFTokenizer
+from genefinder.train import enable_activation_checkpointing
 
 ENCODERS = {
     "aido": {"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -163,7 +164,8 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     for checkpointing in (False, True):
         model = tiny().train()
         if checkpointing:
-            model.gradient_checkpointing_enable()
+            enable_activation_checkpointing(model)  # as train.py turns it on
+            assert model.gradient_checkpointing
         model(input_ids=window_batch(length=150), labels=labels_for(tok, 150)).loss.backward()
         grads.append(model.word_head.weight.grad.clone())
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
