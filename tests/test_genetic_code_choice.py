@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from real_data import write_slice
 
 from genefinder.annotate_cli import MIN_DENSITY_NT, load_model
@@ -63,3 +64,18 @@ def test_genes_covering_little_under_table_11_get_a_warning(tmp_path):
         res = _annotate(fa, "-o", tmp_path / f"{i}.gff3")
         assert res.returncode == 0, res.stderr
         assert ("try --genetic-code auto" in res.stderr) == warned, res.stderr
+
+
+def test_no_density_warning_once_auto_has_chosen(tmp_path):
+    """--genetic-code auto weighed table 4 already, so keeping table 11 on a genome of sparse genes is not warned:
+    600 kb of E. coli beside 400 kb of random DNA (genes cover well under 75%) is warned under table 11 as given,
+    and not once auto has kept 11."""
+    ecoli = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 600_000)[0]
+    noise = "".join(np.random.default_rng(0).choice(list("ACGT"), 400_000))
+    fa = tmp_path / "sparse.fa"
+    fa.write_text(ecoli.read_text() + ">noise\n" + "\n".join(noise[i:i + 80] for i in range(0, len(noise), 80)) + "\n")
+    given = _annotate(fa, "-o", tmp_path / "given.gff3")
+    assert given.returncode == 0 and "try --genetic-code auto" in given.stderr, given.stderr
+    auto = _annotate(fa, "-o", tmp_path / "auto.gff3", "--genetic-code", "auto")
+    assert auto.returncode == 0 and "genetic code auto: table 11" in auto.stderr, auto.stderr
+    assert "warning: genes cover" not in auto.stderr
