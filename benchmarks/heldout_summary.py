@@ -17,10 +17,11 @@ import argparse
 import sys
 from dataclasses import replace
 
-from paired_bootstrap import LEVELS, Difference, paired_bootstrap, parse_with_bootstrap_options, publish
+from paired_bootstrap import (LEVELS, Difference, paired_bootstrap, parse_with_bootstrap_options, publish,
+                              read_predictions)
 
 from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import coding_genes, read_pair
+from genefinder.evaluation import coding_genes
 
 
 def verdict(d: Difference) -> str:
@@ -52,13 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     rows, pooled = [], ([], [], [])
     for name, ref_path, a_path, b_path in args.genome:
         try:
-            (a, ref, _, warn_a), (b, _, _, warn_b) = (read_pair(path, ref_path) for path in (a_path, b_path))
+            ref, a, b = read_predictions(ref_path, a_path, b_path, tuple(f"{name}: {who}" for who in args.names),
+                                         "heldout_summary.py")
         except GeneFinderInputError as err:
             print(f"heldout_summary.py: error: {name}: {err}", file=sys.stderr)
             return 2
-        for who, warnings in zip(args.names, (warn_a, warn_b)):
-            for w in warnings:
-                print(f"heldout_summary.py: warning: {name}: {who}: {w}", file=sys.stderr)
         rows.append((name, len(coding_genes(ref)), paired_bootstrap(ref, a, b, args.block, args.samples, args.seed)))
         for into, genes in zip(pooled, (ref, a, b)):  # a genome's records stay its own in the pool
             into.extend(replace(g, seqid=f"{name}/{g.seqid}") for g in genes)

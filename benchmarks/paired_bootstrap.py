@@ -104,6 +104,18 @@ def parse_with_bootstrap_options(ap: argparse.ArgumentParser, argv: list[str] | 
     return args
 
 
+def read_predictions(ref_path: str, a_path: str, b_path: str, names: tuple[str, str], prog: str
+                     ) -> tuple[list[Gene], list[Gene], list[Gene]]:
+    """(reference, A, B), each prediction read with the reference as `genefinder evaluate` reads them; what it
+    would warn of is printed as `PROG: warning: NAME: ...`; a file nothing can be scored in raises
+    `GeneFinderInputError` (one line)."""
+    (a, ref, _, warn_a), (b, _, _, warn_b) = (read_pair(path, ref_path) for path in (a_path, b_path))
+    for name, warnings in zip(names, (warn_a, warn_b)):
+        for w in warnings:
+            print(f"{prog}: warning: {name}: {w}", file=sys.stderr)
+    return ref, a, b
+
+
 def publish(text: str, out_md: Path | None) -> None:
     """Print a report, and write it to `out_md` (atomically) when given."""
     print(text, end="")
@@ -118,14 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("a", help="prediction A (GFF3)")
     ap.add_argument("b", help="prediction B (GFF3)")
     args = parse_with_bootstrap_options(ap, argv)
-    try:  # each prediction read as `genefinder evaluate` reads it, with its warnings and one-line errors
-        (a, ref, _, warn_a), (b, _, _, warn_b) = (read_pair(path, args.ref) for path in (args.a, args.b))
+    try:
+        ref, a, b = read_predictions(args.ref, args.a, args.b, args.names, "paired_bootstrap.py")
     except GeneFinderInputError as err:
         print(f"paired_bootstrap.py: error: {err}", file=sys.stderr)
         return 2
-    for name, warnings in zip(args.names, (warn_a, warn_b)):
-        for w in warnings:
-            print(f"paired_bootstrap.py: warning: {name}: {w}", file=sys.stderr)
     command = " ".join(["benchmarks/paired_bootstrap.py", *(argv if argv is not None else sys.argv[1:])])
     publish(report(paired_bootstrap(ref, a, b, args.block, args.samples, args.seed), tuple(args.names), command,
                    args.block, args.samples), args.out_md)
