@@ -22,7 +22,9 @@ DEBIAN="$DEBIAN_BACTERIA $DEBIAN_ARCHAEA"
 
 if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
   "$PY" benchmarks/debian_genomes.py $DEBIAN
+  i=0
   for g in $DEBIAN; do
+    i=$((i + 1)); echo "heldout_genomes.sh: [$i/7] $g: baselines.py (Augustus takes most of it)" >&2
     "$PY" benchmarks/baselines.py --fasta out/$g/genome.fna.gz --gff out/$g/annotation.gff3.gz --organism-type bacteria \
       --augustus-species E_coli_K12 --genetic-code 11 --name ${g}_heldout \
       --genefinder-cmd ".venv/bin/genefinder annotate {fasta} -o {out}" --keep out/$g/baselines \
@@ -35,6 +37,7 @@ if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
     zcat "$D/$2/genome.fna.gz" > out/$1/genome.fa
     prodigal -i out/$1/genome.fa -p single -g $3 -f gff -o out/$1/prodigal.gff -q
   }
+  echo "heldout_genomes.sh: B. subtilis and M. genitalium: genefinder and Prodigal" >&2
   shared heldout bsubtilis_best7003 11
   shared mgenitalium mgenitalium_g37 4
 fi
