@@ -22,9 +22,9 @@ DEBIAN="$DEBIAN_BACTERIA $DEBIAN_ARCHAEA"
 
 if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
   "$PY" benchmarks/debian_genomes.py $DEBIAN
-  i=0
+  i=0; n=$(echo $DEBIAN | wc -w)
   for g in $DEBIAN; do
-    i=$((i + 1)); echo "heldout_genomes.sh: [$i/7] $g: baselines.py (Augustus takes most of it)" >&2
+    i=$((i + 1)); echo "heldout_genomes.sh: [$i/$n] $g: baselines.py (Augustus takes most of it)" >&2
     "$PY" benchmarks/baselines.py --fasta out/$g/genome.fna.gz --gff out/$g/annotation.gff3.gz --organism-type bacteria \
       --augustus-species E_coli_K12 --genetic-code 11 --name ${g}_heldout \
       --genefinder-cmd ".venv/bin/genefinder annotate {fasta} -o {out}" --keep out/$g/baselines \
