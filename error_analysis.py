@@ -42,6 +42,11 @@ def _bin(n: int) -> str:
     return next(name for lo, hi, name in LENGTH_BINS if lo <= n < hi)
 
 
+def _half_inside(g, start: int, end: int) -> bool:
+    """Whether at least half of gene `g`'s span lies in [start, end]."""
+    return 2 * (min(g.end, end) - max(g.start, start) + 1) >= g.end - g.start + 1
+
+
 def analyse(pred_genes, ref_genes, pseudogenes: list[tuple[str, int, int]] = ()) -> dict[str, Counter]:
     """Counters `reference` and `predicted` of the classes in the module docstring; `pseudogenes`, the
     reference's (seqid, start, end) spans (`GffReadReport.pseudogenes`)."""
@@ -70,7 +75,7 @@ def analyse(pred_genes, ref_genes, pseudogenes: list[tuple[str, int, int]] = ())
         if known is not None:
             out["predicted"]["true" if known == five else "wrong start"] += 1
             continue
-        if any(2 * (min(g.end, end) - max(g.start, start) + 1) >= g.end - g.start + 1 for start, end in decayed[g.seqid]):
+        if any(_half_inside(g, start, end) for start, end in decayed[g.seqid]):
             out["predicted"]["false: in a reference pseudogene"] += 1
             continue
         strands = {r.strand for r in by_seq[g.seqid]

@@ -53,13 +53,15 @@ class Source:
 
 
 GENOMES = {
-    "lkirschneri_h1": Source("any2fasta-examples", "usr/share/doc/any2fasta/examples/test.gbk.gz",
-                             "Leptospira kirschneri str. H1 (spirochaete; RefSeq GCF_000243915.1, 75 contigs, PGAP 2017)"),
+    "lkirschneri_h1": Source(
+        "any2fasta-examples", "usr/share/doc/any2fasta/examples/test.gbk.gz",
+        "Leptospira kirschneri str. H1 (spirochaete; RefSeq GCF_000243915.1, 75 contigs, PGAP 2017)"),
     "rdenitrificans_och114": Source("cct-examples", "usr/share/cct/lib/scripts/get_cds/test_input/R_denitrificans.gbk",
                                     "Roseobacter denitrificans OCh 114 (alphaproteobacterium; NC_008209, 2006)"),
     "bjaponicum_usda110": Source("cct-examples", f"{CCT}/sample_project_3/reference_genome/NC_004463.gbk.gz",
                                  "Bradyrhizobium japonicum USDA 110 (alphaproteobacterium; NC_004463, 2002)"),
-    "mmaripaludis_s2": Source("cct-examples", f"{CCT}/sample_project_2/comparison_genomes/Methanococcus_maripaludis.gbk.gz",
+    "mmaripaludis_s2": Source("cct-examples",
+                              f"{CCT}/sample_project_2/comparison_genomes/Methanococcus_maripaludis.gbk.gz",
                               "Methanococcus maripaludis S2 (archaeon; NC_005791, 2004)"),
     "macetivorans_c2a": Source("cct-examples",
                                f"{CCT}/sample_project_2/comparison_genomes/Methanosarcina_acetivorans.gbk.gz",
@@ -127,7 +129,8 @@ def convert(genbank: Path, out: Path, source: Source) -> dict[str, int]:
             decayed = set()  # a pseudogene's span, from its gene feature, its CDS feature or both
             for f in record.features:
                 if f.type in ("gene", "CDS") and ("pseudo" in f.qualifiers or "pseudogene" in f.qualifiers):
-                    decayed.add((int(f.location.start) + 1, int(f.location.end), "+" if f.location.strand == 1 else "-"))
+                    strand = "+" if f.location.strand == 1 else "-"
+                    decayed.add((int(f.location.start) + 1, int(f.location.end), strand))
                 elif f.type == "CDS":
                     counts["CDS"] += 1
                     counts["multi-part CDS"] += len(f.location.parts) > 1
@@ -150,7 +153,8 @@ def convert(genbank: Path, out: Path, source: Source) -> dict[str, int]:
     counts["pseudogenes"] = len(pseudogenes)
     counts["whole one-part CDS"] = sum(starts.values())
     counts["of which start at ATG/GTG/TTG"] = sum(starts[c] for c in ("ATG", "GTG", "TTG"))
-    counts["at another codon"] = ", ".join(f"{c} {n}" for c, n in starts.most_common() if c not in ("ATG", "GTG", "TTG"))
+    counts["at another codon"] = ", ".join(f"{c} {n}" for c, n in starts.most_common()
+                                           if c not in ("ATG", "GTG", "TTG"))
     return counts
 
 
@@ -185,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("  " + "; ".join(f"{k}: {v:,}" if isinstance(v, int) else f"{k}: {v}" for k, v in counts.items()))
                 for file in ("genome.fna.gz", "annotation.gff3.gz"):
                     with gzip.open(out / file, "rb") as fh:
-                        print(f"  {out / file}: sha256 of the uncompressed file {hashlib.sha256(fh.read()).hexdigest()}")
+                        digest = hashlib.sha256(fh.read()).hexdigest()
+                    print(f"  {out / file}: sha256 of the uncompressed file {digest}")
     except GeneFinderInputError as err:
         print(f"debian_genomes.py: error: {err}", file=sys.stderr)
         return 2
