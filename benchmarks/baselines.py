@@ -345,15 +345,16 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run_genefinder(args.genefinder_cmd, genome, code, args.organism_type, work))
             for label, template in variants:
                 runs.append(run_genefinder(template, genome, code, args.organism_type, work, tool=label))
-            reference = read_annotation(args.gff, "reference") if bacteria else None
+            if bacteria:  # the reference once, for every tool's errors table
+                ref_genes, ref_report = read_annotation(args.gff, "reference")
             for run in runs:
                 gff = work / f"{run.tool.lower()}.gff3"
                 if run.seconds is not None and not run.note and gff.is_file():
                     run.report = evaluate_files(gff, args.gff)
                     run.notes = run.report.warnings
                     if bacteria:
-                        run.errors = render(run.tool, analyse(read_annotation(gff, "prediction")[0], reference[0],
-                                                              reference[1].pseudogenes))
+                        run.errors = render(run.tool, analyse(read_annotation(gff, "prediction")[0], ref_genes,
+                                                              ref_report.pseudogenes))
                     if args.keep:
                         args.keep.mkdir(parents=True, exist_ok=True)
                         shutil.copy(gff, args.keep / gff.name)

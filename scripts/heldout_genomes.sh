@@ -27,7 +27,7 @@ if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
     i=$((i + 1)); echo "heldout_genomes.sh: [$i/$n] $g: baselines.py (Augustus takes most of it)" >&2
     "$PY" benchmarks/baselines.py --fasta out/$g/genome.fna.gz --gff out/$g/annotation.gff3.gz --organism-type bacteria \
       --augustus-species E_coli_K12 --genetic-code 11 --name ${g}_heldout \
-      --genefinder-cmd ".venv/bin/genefinder annotate {fasta} -o {out}" --keep out/$g/baselines \
+      --genefinder-cmd "$GF annotate {fasta} -o {out}" --keep out/$g/baselines \
       --out-md docs/heldout_debian_genomes.md
   done
 
