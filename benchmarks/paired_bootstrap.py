@@ -107,9 +107,11 @@ def parse_with_bootstrap_options(ap: argparse.ArgumentParser, argv: list[str] | 
 def read_predictions(ref_path: str, a_path: str, b_path: str, names: tuple[str, str], prog: str
                      ) -> tuple[list[Gene], list[Gene], list[Gene]]:
     """(reference, A, B), each prediction read with the reference as `genefinder evaluate` reads them; what it
-    would warn of is printed as `PROG: warning: NAME: ...`; a file nothing can be scored in raises
-    `GeneFinderInputError` (one line)."""
+    would warn of is printed as `PROG: warning: NAME: ...`; a file nothing can be scored in, or a reference
+    without coding genes (no block to resample), raises `GeneFinderInputError` (one line)."""
     (a, ref, _, warn_a), (b, _, _, warn_b) = (read_pair(path, ref_path) for path in (a_path, b_path))
+    if not coding_genes(ref):
+        raise GeneFinderInputError("the reference has no coding genes to score against", ref_path)
     for name, warnings in zip(names, (warn_a, warn_b)):
         for w in warnings:
             print(f"{prog}: warning: {name}: {w}", file=sys.stderr)

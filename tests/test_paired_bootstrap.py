@@ -61,3 +61,8 @@ def test_bad_arguments_get_one_line(tmp_path):
     apart = subprocess.run([sys.executable, str(SCRIPT), *(str(tmp_path / f"{n}.gff3") for n in ("ref", "a", "b"))],
                            capture_output=True, text=True)
     assert apart.returncode == 2 and apart.stderr.count("\n") == 1 and "no seqid in common" in apart.stderr
+    (tmp_path / "empty.gff3").write_text("")
+    empty = subprocess.run([sys.executable, str(SCRIPT), *(str(tmp_path / "empty.gff3") for _ in range(3))],
+                           capture_output=True, text=True)
+    assert empty.returncode == 2 and empty.stderr.splitlines()[-1].endswith("no coding genes to score against")
+    assert "Traceback" not in empty.stderr
