@@ -85,9 +85,10 @@ def test_automatic_class_weights_follow_the_mixed_frequencies(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "counts.json").write_text(json.dumps({"class_counts": counts}))
     cfg = gst.GeneStructureTrainConfig(cache_dir=str(tmp_path), sources={"x": 1.0, "y": 1.0}, class_weight_power=1.0)
-    weights = gst.automatic_class_weights(cfg)  # mixed frequencies: 0.5, 0.05, 0.05, 0, ..., 0.4, 0
-    assert weights[0] == 1.0 and weights[1] == pytest.approx(10.0) and weights[7] == pytest.approx(1.25)
-    assert weights[3] > 1000  # an absent class gets a large but finite weight
+    weights = gst.automatic_class_weights(cfg)  # both strands: 0.5, .025, .025, 0, .025, .025, 0, 0.2, 0.2
+    assert weights[0] == 1.0 and weights[1] == weights[4] == pytest.approx(20.0)
+    assert weights[7] == weights[8] == pytest.approx(2.5)
+    assert weights[3] == weights[6] > 1000  # an absent class gets a large but finite weight
 
 
 def test_load_config_reads_yaml_and_overrides(tmp_path):

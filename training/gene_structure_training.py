@@ -42,7 +42,7 @@ from ..formats.errors import GeneFinderInputError, require_file
 from ..models.configuration_gene_structure import GeneStructureConfig
 from ..models.modeling_gene_structure import GeneStructureForTokenClassification
 from .gene_structure_data import WindowSampler, class_counts, load_arrays, validation_windows
-from .gene_structure_labels import GENE_STRUCTURE_CLASSES
+from .gene_structure_labels import GENE_STRUCTURE_CLASSES, REVERSE_COMPLEMENT_CLASS
 from .training_config import yaml_loader
 from .training_monitor import MetricsLog
 from .training_recipe import build_optimizer, lr_at
@@ -118,11 +118,13 @@ def load_config(path: str | None, overrides: list[str]) -> GeneStructureTrainCon
 
 
 def automatic_class_weights(cfg: GeneStructureTrainConfig) -> list[float]:
-    """(frequency_k / max frequency) ^ -power, frequencies over the sources mixed by their sampling weights."""
+    """(frequency_k / max frequency) ^ -power, frequencies over the sources mixed by their sampling weights and
+    averaged over both strands (training windows are reverse-complemented half the time)."""
     mix = np.zeros(len(GENE_STRUCTURE_CLASSES))
     total = sum(cfg.sources.values())
     for name, weight in cfg.sources.items():
         counts = class_counts(cfg.cache_dir, [name]).astype(np.float64)
+        counts = (counts + counts[REVERSE_COMPLEMENT_CLASS]) / 2
         mix += weight / total * counts / counts.sum()
     mix = np.maximum(mix, 1e-6)
     return [round(float(w), 4) for w in (mix / mix.max()) ** -cfg.class_weight_power]
