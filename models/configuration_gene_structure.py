@@ -54,9 +54,11 @@ class GeneStructureConfig(PretrainedConfig):
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
         if class_weights is not None and (len(class_weights) != self.num_labels or min(class_weights) <= 0):
             raise ValueError(f"`class_weights` must be {self.num_labels} positive numbers, got {class_weights!r}")
-        self.conv_channels, self.conv_layers, self.conv_kernel, self.pool = conv_channels, conv_layers, conv_kernel, pool
+        self.conv_channels, self.conv_layers, self.conv_kernel = conv_channels, conv_layers, conv_kernel
+        self.pool = pool
         self.mixer, self.hidden_size, self.num_mixer_layers = mixer, hidden_size, num_mixer_layers
-        self.num_attention_heads, self.intermediate_size, self.rope_theta = num_attention_heads, intermediate_size, rope_theta
+        self.num_attention_heads, self.intermediate_size = num_attention_heads, intermediate_size
+        self.rope_theta = rope_theta
         self.dropout = dropout
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
         self.use_soft_mask = use_soft_mask

@@ -59,7 +59,8 @@ class GeneStructureConvStem(nn.Module):
     def __init__(self, config: GeneStructureConfig):
         super().__init__()
         C, k = config.conv_channels, config.conv_kernel
-        self.convs = nn.ModuleList(nn.Conv1d(6 if i == 0 else C, C, k, padding=k // 2) for i in range(config.conv_layers))
+        self.convs = nn.ModuleList(nn.Conv1d(6 if i == 0 else C, C, k, padding=k // 2)
+                                   for i in range(config.conv_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(C) for _ in range(config.conv_layers))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -80,7 +81,7 @@ class GeneStructureLSTMMixer(nn.Module):
 
 
 class GeneStructureTransformerMixer(nn.Module):
-    """Pre-LN rotary transformer layers (the AIDO encoder's layer, `modeling_encoders.AidoLayer`) over pooled positions."""
+    """Pre-LN rotary transformer layers over pooled positions (the AIDO encoder's `modeling_encoders.AidoLayer`)."""
 
     def __init__(self, config: GeneStructureConfig):
         super().__init__()
@@ -158,7 +159,7 @@ class GeneStructureForTokenClassification(GeneStructurePreTrainedModel):
         self.post_init()
 
     def class_weights(self, device: torch.device | None = None) -> torch.Tensor:
-        """(K,) float32 cross-entropy weights from the config (a tensor made per call: loading never has to restore it)."""
+        """(K,) float32 cross-entropy weights from the config, made per call (no buffer for loading to restore)."""
         return torch.tensor(self.config.class_weights or [1.0] * self.config.num_labels, dtype=torch.float32,
                             device=device)
 

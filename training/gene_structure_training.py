@@ -8,13 +8,14 @@ warm-up then cosine to 10% of the peak, gradient clipping at 1.0. Class-weighted
 nucleotides (gene_structure_labels.py's mask); class weights default to (frequency / top frequency) ^ -power
 over the weighted source mixture, written into the model config so they travel with the checkpoint.
 
-Resuming is exact and automatic: running the same command on a run directory with a `checkpoint/` continues
-after the checkpointed step with the same weights, AdamW moments, torch RNG and data position (a batch is a pure
-function of the step, gene_structure_data.WindowSampler), so a resumed run equals an uninterrupted one.
-Checkpoints are written every `checkpoint_minutes` and at the end, atomically (written aside, then renamed):
-`checkpoint/model/` is a `save_pretrained` folder (config.json + model.safetensors) that
-`GeneStructureForTokenClassification.from_pretrained` loads (the Hub export adds the remote code); `best/model/` holds the model with
-the best validation CDS-nucleotide F1. Progress goes to stderr; metrics to `metrics.jsonl` and TensorBoard.
+The cached arrays (gene_structure_data.build_cache) are built on first use. Resuming is exact and automatic:
+the same command on a run directory holding a `checkpoint/` continues after the checkpointed step with the same
+weights, AdamW moments, torch RNG and data position (a batch is a pure function of the step,
+gene_structure_data.WindowSampler), so a resumed run equals an uninterrupted one. Checkpoints are written every
+`checkpoint_minutes` and at the end, atomically (written aside, then renamed): `checkpoint/model/` is a
+`save_pretrained` folder (config.json + model.safetensors) that `GeneStructureForTokenClassification.from_pretrained`
+loads (the Hub export adds the remote code); `best/model/` is the model of the best validation CDS-nucleotide F1.
+Progress goes to stderr; metrics to `metrics.jsonl` and TensorBoard (`tensorboard/`).
 
 Validation: `eval_windows` fixed windows of the A. thaliana validation range (chr1 22,000,001..25,000,000):
 weighted loss, per-class F1, and the strand-exact CDS-nucleotide F1 (a nucleotide counts as found when it is
@@ -41,7 +42,7 @@ import yaml
 from ..formats.errors import GeneFinderInputError, require_file
 from ..models.configuration_gene_structure import GeneStructureConfig
 from ..models.modeling_gene_structure import GeneStructureForTokenClassification
-from .gene_structure_data import WindowSampler, class_counts, load_arrays, validation_windows
+from .gene_structure_data import WindowSampler, build_cache, class_counts, load_arrays, validation_windows
 from .gene_structure_labels import GENE_STRUCTURE_CLASSES, REVERSE_COMPLEMENT_CLASS
 from .training_config import yaml_loader
 from .training_monitor import MetricsLog
@@ -77,7 +78,7 @@ class GeneStructureTrainConfig:
     eval_windows: int = 60  # fixed validation windows
     eval_window: int = 9999  # nt per validation window
     checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints
-    max_minutes: float | None = None  # stop (with a checkpoint) after this many minutes of this process; None = no limit
+    max_minutes: float | None = None  # stop, with a checkpoint, after this many minutes; None = no limit
 
     def validate(self, origin: str) -> None:
         for name in ("window", "batch_size", "max_steps", "log_every", "eval_every", "eval_windows", "eval_window",
@@ -211,6 +212,7 @@ def train(cfg: GeneStructureTrainConfig) -> dict:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint"
+    build_cache(cfg.cache_dir, [*cfg.sources, VALIDATION_SOURCE])  # a no-op for sources already cached
     resume = (checkpoint / "training_state.pt").exists()
     if resume:
         model = GeneStructureForTokenClassification.from_pretrained(checkpoint / "model")
