@@ -37,14 +37,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
-import yaml
 
-from ..formats.errors import GeneFinderInputError, require_file
+from ..formats.errors import GeneFinderInputError
 from ..models.configuration_gene_structure import GeneStructureConfig
 from ..models.modeling_gene_structure import GeneStructureForTokenClassification
 from .gene_structure_data import WindowSampler, build_cache, class_counts, load_arrays, validation_windows
 from .gene_structure_labels import GENE_STRUCTURE_CLASSES, REVERSE_COMPLEMENT_CLASS
-from .training_config import yaml_loader
+from .training_config import merge, parse_overrides, read_yaml
 from .training_monitor import MetricsLog
 from .training_recipe import build_optimizer, lr_at
 
@@ -94,22 +93,10 @@ class GeneStructureTrainConfig:
 
 
 def load_config(path: str | None, overrides: list[str]) -> GeneStructureTrainConfig:
-    """YAML file plus `--key value` / `--model.key value` overrides (values parsed as YAML)."""
-    values: dict = {}
-    if path:
-        require_file(path, "config")
-        values = yaml.load(Path(path).read_text(), Loader=yaml_loader()) or {}
-        values.pop("task", None)  # the dispatch key of train.py
+    """YAML file plus `--key value` / `--model.key value` overrides (values read as YAML, as train.py reads them)."""
+    values = merge(read_yaml(path) if path else {}, parse_overrides(overrides))
+    values.pop("task", None)  # train.py's dispatch key
     names = {f.name for f in dataclasses.fields(GeneStructureTrainConfig)}
-    if len(overrides) % 2:
-        raise GeneFinderInputError(f"overrides come as `--key value` pairs, got {overrides!r}")
-    for key, raw in zip(overrides[::2], overrides[1::2]):
-        key = key.removeprefix("--")
-        value = yaml.load(raw, Loader=yaml_loader())
-        if key.startswith("model."):
-            values.setdefault("model", {})[key[len("model."):]] = value
-        else:
-            values[key] = value
     unknown = set(values) - names
     if unknown:
         raise GeneFinderInputError(f"unknown setting(s) {sorted(unknown)}; known: {sorted(names)}", path)
