@@ -20,6 +20,7 @@ def tiny_config(tmp_path, run: str, **kwargs) -> gst.GeneStructureTrainConfig:
         write_source(cache, "athaliana_validation", 200, 1)
     values = dict(run_dir=str(tmp_path / run), cache_dir=str(cache), sources={"a": 1.0}, model=TINY_MODEL,
                   window=30, batch_size=2, warmup_steps=2, max_steps=4, log_every=1, eval_every=2, eval_windows=2,
+                  gene_eval_stretches=0,
                   eval_window=30, threads=1, lr=1e-2)
     values.update(kwargs)
     return gst.GeneStructureTrainConfig(**values)

@@ -19,7 +19,8 @@ Progress goes to stderr; metrics to `metrics.jsonl` and TensorBoard (`tensorboar
 
 Validation: `eval_windows` fixed windows of the A. thaliana validation range (chr1 22,000,001..25,000,000):
 weighted loss, per-class F1, and the strand-exact CDS-nucleotide F1 (a nucleotide counts as found when it is
-predicted coding on the strand of its annotated CDS), all over trusted nucleotides.
+predicted coding on the strand of its annotated CDS), all over trusted nucleotides; then, unless
+`gene_eval_stretches` is 0, base/exon/gene F1 of genes decoded from long stretches (gene_structure_eval.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import transformers
 from ..formats.errors import GeneFinderInputError
 from ..models.configuration_gene_structure import GeneStructureConfig
 from ..models.modeling_gene_structure import GeneStructureForTokenClassification
+from .gene_structure_eval import GeneLevelValidation
 from .gene_structure_data import WindowSampler, build_cache, class_counts, load_arrays, validation_windows
 from .gene_structure_labels import GENE_STRUCTURE_CLASSES, REVERSE_COMPLEMENT_CLASS
 from .training_config import merge, parse_overrides, read_yaml
@@ -76,6 +78,8 @@ class GeneStructureTrainConfig:
     eval_every: int = 250  # steps between validations
     eval_windows: int = 60  # fixed validation windows
     eval_window: int = 9999  # nt per validation window
+    gene_eval_stretches: int = 5  # long validation stretches decoded into genes and scored per exon/gene; 0 = off
+    gene_eval_length: int = 100_000  # nt per gene-level stretch: long, so few genes are cut by its ends
     checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints
     max_minutes: float | None = None  # stop, with a checkpoint, after this many minutes; None = no limit
 
@@ -85,6 +89,9 @@ class GeneStructureTrainConfig:
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise GeneFinderInputError(f"`{name}` must be an integer >= 1, got {value!r}", origin)
+        if not (isinstance(self.gene_eval_stretches, int) and self.gene_eval_stretches >= 0):
+            raise GeneFinderInputError(f"`gene_eval_stretches` must be an integer >= 0, got {self.gene_eval_stretches!r}",
+                                       origin)
         if not self.sources or any(not (isinstance(w, (int, float)) and w > 0) for w in self.sources.values()):
             raise GeneFinderInputError(f"`sources` must map cached sources to positive weights, got {self.sources!r}",
                                        origin)
@@ -222,6 +229,8 @@ def train(cfg: GeneStructureTrainConfig) -> dict:
     spans = validation_windows(val, cfg.eval_windows, cfg.eval_window)
     val_ids, val_labels, val_mask = (np.stack([np.asarray(a[s:e], dtype=np.int64) for s, e in spans])
                                      for a in (val.ids, val.labels, val.mask))
+    gene_level = (GeneLevelValidation(val, cfg.gene_eval_stretches, cfg.gene_eval_length)
+                  if cfg.gene_eval_stretches else None)
     metrics_log = MetricsLog(run_dir, resume_step=step if resume else None)
     last_checkpoint, last_eval, window_nt, window_time = time.time(), {}, 0, 0.0
     model.train()
@@ -258,6 +267,12 @@ def train(cfg: GeneStructureTrainConfig) -> dict:
         out_of_time = cfg.max_minutes is not None and time.time() - started > cfg.max_minutes * 60
         if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
             last_eval = evaluate(model, val_ids, val_labels, val_mask, cfg.batch_size)
+            if gene_level is not None:
+                last_eval.update({f"decoded/{k}": v for k, v in gene_level(model).items()})
+                logger.info("eval step %d decoded: exon F1 %.4f gene F1 %.4f base F1 %.4f (%d genes, reference %d)",
+                            step, last_eval["decoded/exon_f1"], last_eval["decoded/gene_f1"],
+                            last_eval["decoded/base_f1"], last_eval["decoded/predicted_genes"],
+                            last_eval["decoded/reference_genes"])
             metrics_log.log("eval", step, last_eval)
             logger.info("eval step %d: loss %.4f CDS-nt F1 %.4f (P %.4f R %.4f) intron F1 +%.3f -%.3f", step,
                         last_eval["loss"], last_eval["cds_nt_f1"], last_eval["cds_nt_precision"],
