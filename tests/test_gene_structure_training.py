@@ -36,7 +36,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     gst.train(whole)
     pieces = tiny_config(tmp_path, "pieces", max_minutes=0.0)  # each process does one step, checkpoints, stops
     for _ in range(4):
-        gst.train(pieces)
+        gst.train(pieces, resume=True)
     state = torch.load(tmp_path / "pieces" / "checkpoint" / "training_state.pt", weights_only=False)
     assert state["step"] == 4
     a = load_file(tmp_path / "whole" / "checkpoint" / "model" / "model.safetensors")
@@ -45,6 +45,20 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert train_losses(tmp_path / "whole") == train_losses(tmp_path / "pieces")
     assert (tmp_path / "whole" / "best" / "model" / "config.json").exists()
     assert (tmp_path / "whole" / "tensorboard").is_dir()
+
+
+def test_resume_is_explicit_keeps_the_settings_and_reads_them_from_the_run(tmp_path):
+    cfg = tiny_config(tmp_path, "run", max_minutes=0.0)
+    gst.train(cfg)
+    with pytest.raises(GeneFinderInputError, match="already holds a checkpoint: add --resume"):
+        gst.train(cfg)
+    with pytest.raises(GeneFinderInputError, match="setting\\(s\\) lr, max_steps differ"):
+        gst.train(tiny_config(tmp_path, "run", max_minutes=0.0, lr=1e-3, max_steps=8), resume=True)
+    gst.train(tiny_config(tmp_path, "run", max_minutes=0.0, threads=2, log_every=5), resume=True)  # run control only
+    assert gst.main(["--resume", "--run_dir", str(tmp_path / "run"), "--max_minutes", "null"]) == 0
+    state = torch.load(tmp_path / "run" / "checkpoint" / "training_state.pt", weights_only=False)
+    assert state["step"] == 4  # the run's own max_steps, read from its config.json
+    assert gst.main(["--resume"]) == 2
 
 
 def test_training_lowers_the_loss_on_a_learnable_source(tmp_path):

@@ -2,16 +2,19 @@
 
     python -m genefinder.training.gene_structure_training --config configs/gene-structure-lstm.yaml \
         [--run_dir DIR] [--max_minutes 5] [--model.hidden_size 96]
+    python -m genefinder.training.gene_structure_training --resume --run_dir DIR [--threads 1]
 
 The recipe is the project's (training_recipe.py): AdamW (0.9, 0.95), weight decay 0.1 on matrices, linear
 warm-up then cosine to 10% of the peak, gradient clipping at 1.0. Class-weighted cross-entropy over trusted
 nucleotides (gene_structure_labels.py's mask); class weights default to (frequency / top frequency) ^ -power
 over the weighted source mixture, written into the model config so they travel with the checkpoint.
 
-The cached arrays (gene_structure_data.build_cache) are built on first use. Resuming is exact and automatic:
-the same command on a run directory holding a `checkpoint/` continues after the checkpointed step with the same
-weights, AdamW moments, torch RNG and data position (a batch is a pure function of the step,
-gene_structure_data.WindowSampler), so a resumed run equals an uninterrupted one. Checkpoints are written every
+The cached arrays (gene_structure_data.build_cache) are built on first use. `--resume` continues a run directory
+holding a `checkpoint/` after the checkpointed step with the same weights, AdamW moments, torch RNG and data
+position (a batch is a pure function of the step, gene_structure_data.WindowSampler), so a resumed run equals an
+uninterrupted one; `--resume --run_dir DIR` alone reads the run's own settings (DIR/config.json). Settings that
+steer the run (all but `RUN_CONTROL`) must equal the checkpointed run's; a run directory with a checkpoint is
+never restarted from scratch without `--resume`. Checkpoints are written every
 `checkpoint_minutes` and at the end, atomically (written aside, then renamed): `checkpoint/model/` is a
 `save_pretrained` folder (config.json + model.safetensors) that `GeneStructureForTokenClassification.from_pretrained`
 loads (the Hub export adds the remote code); `best/model/` is the model of the best validation CDS-nucleotide F1.
@@ -31,6 +34,7 @@ import json
 import logging
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +43,7 @@ import numpy as np
 import torch
 import transformers
 
-from ..formats.errors import GeneFinderInputError
+from ..formats.errors import GeneFinderInputError, require_file
 from ..models.configuration_gene_structure import GeneStructureConfig
 from ..models.modeling_gene_structure import GeneStructureForTokenClassification
 from .gene_structure_eval import GeneLevelValidation
@@ -51,6 +55,9 @@ from .training_recipe import build_optimizer, lr_at
 
 logger = logging.getLogger(__name__)
 VALIDATION_SOURCE = "athaliana_validation"
+RUN_SETTINGS_FILE = "config.json"  # the run's GeneStructureTrainConfig, in its run_dir
+# settings that say how a process runs, not what it computes: free to change when resuming
+RUN_CONTROL = frozenset({"run_dir", "cache_dir", "threads", "log_every", "checkpoint_minutes", "max_minutes"})
 
 
 @dataclass
@@ -199,15 +206,35 @@ def build_model(cfg: GeneStructureTrainConfig) -> GeneStructureForTokenClassific
 
 # --------------------------------------------------------------------------------------------------- the loop
 
-def train(cfg: GeneStructureTrainConfig) -> dict:
-    """Train (or resume) in cfg.run_dir; returns the last validation metrics."""
+def check_resumable(cfg: GeneStructureTrainConfig, resume: bool) -> bool:
+    """Whether cfg.run_dir holds a checkpoint to continue; refuses to start over one, or to resume with other
+    settings than the checkpointed run's (RUN_CONTROL settings excepted)."""
+    run_dir = Path(cfg.run_dir)
+    found = (run_dir / "checkpoint" / "training_state.pt").exists()
+    if found and not resume:
+        raise GeneFinderInputError(f"{run_dir} already holds a checkpoint: add --resume to continue that run, "
+                                   "or choose another --run_dir")
+    if resume and not found:
+        logger.warning("--resume: no checkpoint in %s; starting from step 0", run_dir)
+    saved = run_dir / RUN_SETTINGS_FILE
+    if found and saved.is_file():
+        old, new = json.loads(saved.read_text()), dataclasses.asdict(cfg)
+        changed = sorted(k for k in new if k not in RUN_CONTROL and k in old and old[k] != new[k])
+        if changed:
+            raise GeneFinderInputError(f"--resume: setting(s) {', '.join(changed)} differ from the checkpointed "
+                                       "run's; a resumed run must compute what the original would have", saved)
+    return found
+
+
+def train(cfg: GeneStructureTrainConfig, resume: bool = False) -> dict:
+    """Train in cfg.run_dir, or continue its checkpoint with `resume`; returns the last validation metrics."""
     started = time.time()
     torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.run_dir)
+    resume = check_resumable(cfg, resume)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = run_dir / "checkpoint"
     build_cache(cfg.cache_dir, [*cfg.sources, VALIDATION_SOURCE])  # a no-op for sources already cached
-    resume = (checkpoint / "training_state.pt").exists()
     if resume:
         model = GeneStructureForTokenClassification.from_pretrained(checkpoint / "model")
         state = torch.load(checkpoint / "training_state.pt", weights_only=False)
@@ -220,7 +247,7 @@ def train(cfg: GeneStructureTrainConfig) -> dict:
         model = build_model(cfg)
         optimizer = build_optimizer(model, cfg)
         step, best = 0, -1.0
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    (run_dir / RUN_SETTINGS_FILE).write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
     logger.info("class weights %s; %d parameters", model.config.class_weights,
                 sum(p.numel() for p in model.parameters()))
     sampler = WindowSampler([load_arrays(cfg.cache_dir, n) for n in cfg.sources], list(cfg.sources.values()),
@@ -290,14 +317,29 @@ def train(cfg: GeneStructureTrainConfig) -> dict:
     return last_eval
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train the gene-structure network (resumes a run_dir's checkpoint).")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the gene-structure network; any other `--key value` "
+                                     "overrides a GeneStructureTrainConfig setting (`--model.key value` a model one).")
     parser.add_argument("--config", help="YAML file of GeneStructureTrainConfig settings")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run directory's checkpoint (without --config: with its own settings)")
     args, overrides = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     transformers.utils.logging.disable_progress_bar()
-    train(load_config(args.config, overrides))
+    try:
+        config = args.config
+        if config is None and args.resume:
+            run_dir = parse_overrides(overrides).get("run_dir")
+            if run_dir is None:
+                raise GeneFinderInputError("--resume without --config needs --run_dir RUN_DIR")
+            config = str(Path(run_dir) / RUN_SETTINGS_FILE)
+            require_file(config, "run settings")
+        train(load_config(config, overrides), resume=args.resume)
+    except GeneFinderInputError as err:
+        print(f"gene_structure_training: error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
