@@ -272,9 +272,9 @@ def _initial_state(n_variants, ring, gene_start, variant_of):
 
 
 @njit(cache=True)
-def _window(rg, kind, j, im):
-    """Sum of ring row `kind`'s prefix sums over positions j..i (im = i's ring slot)."""
-    return rg[kind, im] - rg[kind, (j - 1) & (rg.shape[1] - 1)]
+def _window(rings, s, kind, j, im):
+    """Sum of strand s's prefix sums in ring row `kind` over positions j..i (im = i's ring slot)."""
+    return rings[s, kind, im] - rings[s, kind, (j - 1) & (rings.shape[2] - 1)]
 
 
 @njit(cache=True)
@@ -302,15 +302,13 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
         trip = _trip(codes, i)
         codon_here = _trip(codes, i + 2)  # the codon that starts at i
         for s in range(2):
-            sc = scores[s]
-            rg = rings[s]
             col = 1 + s * n_bp
             for c in range(3):
                 e[c] = logp[i, cds_class[s, c]]
             for r in range(3):  # frame r: codon position (i + r) % 3 at i
-                rg[_CUM + r, im] = rg[_CUM + r, im1] + e[(i3 + r) % 3]
+                rings[s, _CUM + r, im] = rings[s, _CUM + r, im1] + e[(i3 + r) % 3]
             e_intron = logp[i, intron_class[s]]
-            rg[_CUM_I, im] = rg[_CUM_I, im1] + e_intron
+            rings[s, _CUM_I, im] = rings[s, _CUM_I, im1] + e_intron
             bad_before = lastbad[s, i3]  # last forbidden completion of this residue before i
             ok = internal_ok[s, trip] == 1
             if not ok:
@@ -319,25 +317,25 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
                 r = (c - i3 + 3) % 3  # frame whose codon position at i is c
                 no_bad = lastbad[s, (i3 + 2 - c + 3) % 3]  # last forbidden completion of that frame so far
                 # F: a first piece long enough to enter an intron
-                best = sc[_F + (c + 2) % 3] + e[c] if c != 2 or ok else _NEG
+                best = scores[s, _F + (c + 2) % 3] + e[c] if c != 2 or ok else _NEG
                 if c == first_c:
                     j = i - first_min + 1
-                    cand = rg[_BEGIN, j & mask] + _window(rg, _CUM + r, j, im)
+                    cand = rings[s, _BEGIN, j & mask] + _window(rings, s, _CUM + r, j, im)
                     if no_bad < j + 3 and cand >= best and cand > _NEG:  # ties: a begin, not the record's edge
                         best = cand
                         if store:
                             bp[row, col + _BP_F + c] = 1
                 new[_F + c] = best
                 # E: a piece that may be followed by the finish codon
-                best = sc[_E + (c + 2) % 3] + e[c] if c != 2 or ok else _NEG
+                best = scores[s, _E + (c + 2) % 3] + e[c] if c != 2 or ok else _NEG
                 choice = 0
                 if c == single_c:
                     j = i - single_min + 1
-                    cand = rg[_BEGIN, j & mask] + _window(rg, _CUM + r, j, im)
+                    cand = rings[s, _BEGIN, j & mask] + _window(rings, s, _CUM + r, j, im)
                     if no_bad < j + 3 and cand >= best and cand > _NEG:  # ties: a begin, not the record's edge
                         best, choice = cand, 1
                 j = i - min_exon + 1
-                cand = rg[_XENT + (c - exon_c + 3) % 3, j & mask] + _window(rg, _CUM + r, j, im)
+                cand = rings[s, _XENT + (c - exon_c + 3) % 3, j & mask] + _window(rings, s, _CUM + r, j, im)
                 if no_bad < j + 2 and cand > best:
                     best, choice = cand, 2
                 new[_E + c] = best
@@ -346,10 +344,11 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
             # FIN: the finish codon completes at i
             best = _NEG
             if finish[s, trip] == 1:
-                best = sc[_E + 1] + e[2]
+                best = scores[s, _E + 1] + e[2]
                 j = i - min_exon + 1
                 if i - 2 >= j:  # a piece after an intron, just min_exon long, holds the whole codon
-                    cand = rg[_XENT + (2 - exon_c + 3) % 3, j & mask] + _window(rg, _CUM + (2 - i3 + 3) % 3, j, im)
+                    cand = (rings[s, _XENT + (2 - exon_c + 3) % 3, j & mask]
+                            + _window(rings, s, _CUM + (2 - i3 + 3) % 3, j, im))
                     if bad_before < j + 2 and cand > best:
                         best = cand
                         if store:
@@ -357,33 +356,34 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
             new[_FIN] = best
             # I: an intron at least min_intron long so far
             for v in range(2 * nv):
-                new[_I + v] = sc[_I + v] + e_intron
+                new[_I + v] = scores[s, _I + v] + e_intron
             j = i - min_intron + 1
             if j >= 0:
                 t = open_type[s, 5 * _code(codes, j) + _code(codes, j + 1)]
                 if t >= 0:
-                    block = _window(rg, _CUM_I, j, im)
+                    block = _window(rings, s, _CUM_I, j, im)
                     for ph in range(3):
                         v = t * nv + _memory_variant(codes, j, ph, s, class1, class2, variant_of)
-                        cand = rg[_IENT + ph, j & mask] + block
+                        cand = rings[s, _IENT + ph, j & mask] + block
                         if cand > new[_I + v]:
                             new[_I + v] = cand
                             if store:
                                 bp[row, col + _BP_I + v] = 1
             # entries at i: a gene begins, an intron begins, an exon begins after an intron
-            rg[_BEGIN, im] = free_prev + gene_start if begin[s, codon_here] == 1 else _NEG
+            rings[s, _BEGIN, im] = free_prev + gene_start if begin[s, codon_here] == 1 else _NEG
             t = open_type[s, 5 * b0 + n1]
             for ph in range(3):
                 c = (ph + 2) % 3  # codon position of the exon base before an intron of this phase
                 value = _NEG
                 if t >= 0:
-                    value = sc[_E + c]
-                    if sc[_F + c] >= value and sc[_F + c] > _NEG:  # ties: a gene's begin, not the record's edge
-                        value = sc[_F + c]
+                    value = scores[s, _E + c]
+                    # ties: a gene's begin, not the record's edge
+                    if scores[s, _F + c] >= value and scores[s, _F + c] > _NEG:
+                        value = scores[s, _F + c]
                         if store:
                             bp[row, col + 2 * nv + _BP_I + ph] = 1
                     value += open_pen[s, 5 * b0 + n1]
-                rg[_IENT + ph, im] = value
+                rings[s, _IENT + ph, im] = value
             t = close_type[s, 5 * b2 + b1] if i >= 2 else -1
             for ph in range(3):
                 value = _NEG
@@ -394,16 +394,16 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
                         if v < 0 or (ph == 1 and forbid1[s, k, 5 * b0 + n1] == 1) or (
                                 ph == 2 and forbid2[s, k, b0] == 1):
                             continue
-                        if sc[_I + t * nv + v] > value:
-                            value, choice = sc[_I + t * nv + v], v
+                        if scores[s, _I + t * nv + v] > value:
+                            value, choice = scores[s, _I + t * nv + v], v
                     value += close_pen[s, 5 * b2 + b1]
                     if store:
                         bp[row, col + 2 * nv + _BP_I + 3 + ph] = choice
-                rg[_XENT + ph, im] = value
+                rings[s, _XENT + ph, im] = value
             for k in range(new.shape[0]):
-                sc[k] = new[k]
-            if sc[_FIN] > best_free:
-                best_free, free_choice = sc[_FIN], 1 + s
+                scores[s, k] = new[k]
+            if scores[s, _FIN] > best_free:
+                best_free, free_choice = scores[s, _FIN], 1 + s
         free[0] = best_free
         if store:
             bp[row, 0] = free_choice
@@ -536,7 +536,8 @@ def _backtrace(codes, labels, bp, seg_start, state,
 
 @functools.lru_cache(maxsize=8)
 def _kernel_args(params: GeneStructureDecodingParams) -> tuple:
-    """(tables and settings for _forward, settings for _backtrace, ring size, variants per intron type)."""
+    """(arguments of _forward after `store`, of _backtrace after `state`, ring size, variants per intron type,
+    the tables by name)."""
     tab = _strand_tables(params)
     nv = int(tab["n_variants"][0])
     lengths = (params.min_intron, params.min_exon, params.first_piece_min, params.single_exon_min)
@@ -565,7 +566,7 @@ def _as_log_probs(log_probs, length: int) -> np.ndarray:
     if logp.shape != (length, NUM_CLASSES):
         raise ValueError(f"`log_probs` must have shape ({length}, {NUM_CLASSES}) for a record of {length} nt, got "
                          f"{logp.shape}")
-    if np.isnan(logp).any() or (logp == np.inf).any():
+    if logp.size and not logp.max() < np.inf:  # the max is NaN if any value is
         raise ValueError("`log_probs` holds NaN or +inf")
     return logp
 
@@ -576,18 +577,20 @@ def gene_structure_path(dna, log_probs, params: GeneStructureDecodingParams | No
     Labels: (L,) uint8, the gene-structure class of each nucleotide (`& CLASS_MASK`), `BEGIN_FLAG` on the first
     base of each gene in reading order ('+': the A of ATG; '-': the first base of the stop's reverse complement)
     and `FINISH_FLAG` on its last. A gene without its begin (finish) flag is cut by the record's edge."""
-    params = params or GeneStructureDecodingParams()
     codes = _as_codes(dna)
-    logp = _as_log_probs(log_probs, len(codes))
+    return _viterbi_path(codes, _as_log_probs(log_probs, len(codes)), params or GeneStructureDecodingParams())
+
+
+def _viterbi_path(codes: np.ndarray, logp: np.ndarray, params: GeneStructureDecodingParams) -> tuple[np.ndarray, float]:
     length = len(codes)
     labels = np.zeros(length, dtype=np.uint8)
     if length == 0:
         return labels, 0.0
-    forward, backward, ring, nv, _ = _kernel_args(params)
+    forward, backward, ring, nv, tables = _kernel_args(params)
     n_bp = 1 + 2 * (13 + 2 * nv)
     seg = params.segment_length
     starts = list(range(0, length, seg))
-    state = _initial_state(nv, ring, float(params.gene_start), forward[13])
+    state = _initial_state(nv, ring, float(params.gene_start), tables["variant_of"])
     checkpoints = []
     no_bp = np.zeros((1, n_bp), dtype=np.uint8)
     for a in starts[:-1]:  # first pass: only the state at each segment start is kept
@@ -600,7 +603,7 @@ def gene_structure_path(dna, log_probs, params: GeneStructureDecodingParams | No
                                               params.first_piece_min)
     if not np.isfinite(score):
         raise ValueError("no gene-structure path has a finite score: some position gives every class -inf")
-    _label_edge_run(labels, kind, s, a, pos, forward[0], forward[1])
+    _label_edge_run(labels, kind, s, a, pos, tables["cds_class"], tables["intron_class"])
     trace = np.array([kind, s, a, b, pos], dtype=np.int64)
     for k in range(len(starts) - 1, -1, -1):
         if k < len(starts) - 1:
@@ -630,8 +633,10 @@ def decode_gene_structure(dna, log_probs, params: GeneStructureDecodingParams | 
 
     `dna`: the forward strand as str/bytes (any case; N and IUPAC codes allowed, never part of a signal) or as
     `orfs.base_codes`; `log_probs`: (len(dna), 9) log-probabilities over the gene-structure classes."""
-    labels, _ = gene_structure_path(dna, log_probs, params)
-    return genes_from_labels(labels, np.asarray(log_probs, dtype=np.float32), seqid=seqid)
+    codes = _as_codes(dna)
+    logp = _as_log_probs(log_probs, len(codes))
+    labels, _ = _viterbi_path(codes, logp, params or GeneStructureDecodingParams())
+    return genes_from_labels(labels, logp, seqid=seqid)
 
 
 def genes_from_labels(labels: np.ndarray, log_probs: np.ndarray, *, seqid: str = "") -> list[Gene]:
@@ -651,9 +656,9 @@ def genes_from_labels(labels: np.ndarray, log_probs: np.ndarray, *, seqid: str =
     new_run[1:] |= intron[1:] != intron[:-1]
     run_starts = np.flatnonzero(new_run)
     run_ends = np.append(run_starts[1:], length) - 1
+    gene_of_run = np.cumsum(new_gene[run_starts])  # every gene's first base starts a run
     in_gene = strand[run_starts] > 0
-    run_starts, run_ends = run_starts[in_gene], run_ends[in_gene]
-    gene_of_run = np.cumsum(new_gene)[run_starts]
+    run_starts, run_ends, gene_of_run = run_starts[in_gene], run_ends[in_gene], gene_of_run[in_gene]
     decoded = np.flatnonzero(strand > 0)
     probability = np.exp(log_probs[decoded, cls[decoded]].astype(np.float64))
     genes = []
