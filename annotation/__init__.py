@@ -1,1 +1,0 @@
-"""Genome annotation drivers: whole genomes and regions in, genes out."""

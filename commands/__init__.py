@@ -1,1 +1,0 @@
-"""Subcommands of the `genefinder` CLI: annotate, embed and classify."""
