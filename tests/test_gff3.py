@@ -16,7 +16,8 @@ ALL_GENOMES = sorted(p.name for p in DATA.glob("*") if (p / "annotation.gff3.gz"
 def test_every_shared_annotation_reads(name):
     genes, report = read_gff3(genome(name)[1])
     coding = [t for g in genes for t in g.transcripts if t.is_coding]
-    assert len(coding) > 200 and report.genes == len(genes)
+    # a whole genome holds thousands of coding transcripts; a gene-centred fragment (9 to 1,608 loci) at least 10
+    assert len(coding) >= (200 if report.genes >= 1000 else 10) and report.genes == len(genes)
     for g in genes:
         for t in g.transcripts:
             assert all(c.start <= c.end for c in t.cds) and list(t.cds) == sorted(t.cds)
