@@ -16,7 +16,7 @@ ALL_GENOMES = sorted(p.name for p in DATA.glob("*") if (p / "annotation.gff3.gz"
 def test_every_shared_annotation_reads(name):
     genes, report = read_gff3(genome(name)[1])
     coding = [t for g in genes for t in g.transcripts if t.is_coding]
-    # a whole genome holds thousands of coding transcripts; a gene-centred fragment (9 to 1,608 loci) at least 10
+    # whole genomes and the 1,608-record KOG set hold thousands of coding transcripts; the small fragments 14-200
     assert len(coding) >= (200 if report.genes >= 1000 else 10) and report.genes == len(genes)
     for g in genes:
         for t in g.transcripts:
