@@ -11,30 +11,34 @@ import importlib
 import logging
 import sys
 
-from .errors import GeneFinderInputError
+from .formats.errors import GeneFinderInputError
 
 # subcommand -> (module with add_arguments/run, one-line help)
 SUBCOMMANDS = {
-    "annotate": ("annotate_cli", "annotate a genome FASTA with a trained model -> GFF3"),
+    "annotate": ("commands.annotate_cli", "annotate a genome FASTA with a trained model -> GFF3"),
     "build-dataset": ("datasets_scripts.build_dataset", "FASTA + GFF3 -> windowed Hugging Face dataset"),
     "slice-genome": ("datasets_scripts.slice_genome", "cut a region and its whole genes out of a genome (test sets)"),
     "check-tokenizer": ("datasets_scripts.check_roundtrip", "count GFF tokenizer round-trip mismatches over genomes"),
     "train-bpe": ("datasets_scripts.train_dna_bpe", "train a DNABERT-2-style BPE vocabulary on genomes"),
     "build-classification-dataset": ("datasets_scripts.build_classification_dataset",
                                      "labelled sequences (CSV, FASTA per class, genome fragments) -> dataset"),
-    "embed": ("embed_cli", "mean-pooled encoder embedding per FASTA record -> Parquet"),
-    "classify": ("classify_cli", "a trained sequence classifier on every FASTA record -> TSV"),
-    "evaluate": ("evaluation", "score a predicted GFF3 against a reference (base, exon, gene, stop, start)"),
-    "errors": ("error_analysis", "where a prediction's errors are: missed genes by length, wrong starts, false positives"),
+    "embed": ("commands.embed_cli", "mean-pooled encoder embedding per FASTA record -> Parquet"),
+    "classify": ("commands.classify_cli", "a trained sequence classifier on every FASTA record -> TSV"),
+    "evaluate": ("evaluation.evaluation", "score a predicted GFF3 against a reference (base, exon, gene, stop, start)"),
+    "errors": ("evaluation.error_analysis",
+               "where a prediction's errors are: missed genes by length, wrong starts, false positives"),
     "train": ("train", "train a model from a YAML config (same as `accelerate launch train.py`)"),
-    "plot-training": ("training_monitor", "RUN_DIR/metrics.jsonl -> PNG curves (loss, lr, grad norm, eval)"),
-    "fit-starts": ("start_site_training", "fit the start-site scorer ORF decoding uses on annotated genomes"),
-    "fit-coding-library": ("coding_library_training",
+    "plot-training": ("training.training_monitor", "RUN_DIR/metrics.jsonl -> PNG curves (loss, lr, grad norm, eval)"),
+    "fit-starts": ("prokaryotes.start_site_training",
+                   "fit the start-site scorer ORF decoding uses on annotated genomes"),
+    "fit-coding-library": ("prokaryotes.coding_library_training",
                            "count the coding statistics inputs too short to self-train on read (Prodigal's -p meta)"),
-    "export": ("hub_export", "RUN_DIR/checkpoint-N -> a Hub model folder with code, tokenizers and model card"),
-    "push-to-hub": ("hub_push", "upload an exported folder to the Hugging Face Hub (--dry-run lists files)"),
-    "score-variants": ("variant_scoring", "zero-shot SNV effects: masked-LM log-likelihood ratio ALT vs REF -> TSV/VCF"),
-    "dependency-map": ("dependency_map", "nucleotide dependency map of a sequence under a masked LM -> PNG heatmap"),
+    "export": ("hub.hub_export", "RUN_DIR/checkpoint-N -> a Hub model folder with code, tokenizers and model card"),
+    "push-to-hub": ("hub.hub_push", "upload an exported folder to the Hugging Face Hub (--dry-run lists files)"),
+    "score-variants": ("encoder_tools.variant_scoring",
+                       "zero-shot SNV effects: masked-LM log-likelihood ratio ALT vs REF -> TSV/VCF"),
+    "dependency-map": ("encoder_tools.dependency_map",
+                       "nucleotide dependency map of a sequence under a masked LM -> PNG heatmap"),
 }
 
 

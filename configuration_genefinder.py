@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from transformers import PretrainedConfig
 
-from .configuration_encoders import GeneFinderEncoderConfig
+from .models.configuration_encoders import GeneFinderEncoderConfig
 from .tokenization_gff import WORDS
 
 COORDINATE_HEADS = ("pointer", "vocabulary")

@@ -31,9 +31,9 @@ from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import ModelOutput, Seq2SeqLMOutput
 
 from .configuration_genefinder import GeneFinderConfig
-from .modeling_encoders import build_encoder, init_encoder_weights
-from .modeling_rope import GeneFinderRotaryEmbedding, apply_rotary_pos_emb
-from .start_sites import StartSiteScorer
+from .models.modeling_encoders import build_encoder, init_encoder_weights
+from .models.modeling_rope import GeneFinderRotaryEmbedding, apply_rotary_pos_emb
+from .prokaryotes.start_sites import StartSiteScorer
 
 NUCLEOTIDE_VOCAB = 16  # AIDO.DNA character ids (tokenization_dna.DNACharTokenizer), padded like AIDO's vocabulary
 
@@ -248,13 +248,11 @@ class GeneFinderForConditionalGeneration(GeneFinderPreTrainedModel, GenerationMi
         return self.encoder
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        """Also writes the gene-finding pipeline's code: every saved folder carries its working demo."""
+        """Also writes the remote code, flat, pipeline included: every saved folder carries its working demo."""
         super().save_pretrained(save_directory, *args, **kwargs)
-        from transformers.dynamic_module_utils import custom_object_save
+        from .hub.remote_code import HUB_FILES, write_remote_code
 
-        from .pipeline_genefinder import GeneFindingPipeline
-
-        custom_object_save(GeneFindingPipeline, save_directory)
+        write_remote_code(save_directory, HUB_FILES)
 
     def _embed_decoder_inputs(self, ids, keys):
         """Words through the embedding table, coordinates as the key of the nucleotide they point at (or, with a

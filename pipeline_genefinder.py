@@ -1,7 +1,9 @@
 """`pipeline("gene-finding", model=folder, trust_remote_code=True)`: DNA or a FASTA path in, GFF3 out.
 
 The Hub demo runs exactly what `genefinder annotate` runs (annotation.GeneFinderAnnotator with the same
-decoding, windows and stitching, the same GFF3 writer); only the input and output shapes differ:
+decoding, windows and stitching, the same GFF3 writer); only the input and output shapes differ. A eukaryotic
+gene-structure model folder (`genefinder annotate --eukaryote`'s) runs annotation.GeneStructureAnnotator instead,
+whose keyword arguments are the decoder's penalties (GeneStructureDecodingParams):
 
     >>> finder = pipeline("gene-finding", model="path/to/model", trust_remote_code=True)   # doctest: +SKIP
     >>> result = finder("ATGAAACGC...", genetic_code=11)  # or "auto": 11 or 4 from the input # doctest: +SKIP
@@ -19,14 +21,15 @@ from dataclasses import replace
 
 from transformers import Pipeline
 
-from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
-from .coding_library import LIBRARY_FILE, CodingLibrary
-from .fasta import FastaFile
-from .features import genes_to_rows
-from .genetic_code_choice import choose_genetic_code
-from .gff3 import write_gff3
+from .annotation.annotation import AnnotationSettings, GeneFinderAnnotator, stitch
+from .annotation.gene_structure_annotation import DECODING_FIELDS, GeneStructureAnnotator, decoding_params
+from .formats.fasta import FastaFile
+from .formats.features import genes_to_rows
+from .formats.gff3 import write_gff3
 from .processing_genefinder import GeneFinderInputs
-from .tokenization_dna import load_dnabert2_tokenizer, normalize_dna
+from .prokaryotes.coding_library import LIBRARY_FILE, CodingLibrary
+from .prokaryotes.genetic_code_choice import choose_genetic_code
+from .tokenization.tokenization_dna import load_dnabert2_tokenizer, normalize_dna
 
 SETTING_NAMES = ("window", "overlap", "batch_size", "max_new_tokens", "genetic_code", "constrained", "num_beams",
                  "min_cds_length", "min_frame_agreement", "decoding", "head_weight", "length_prior", "upstream_prior",
@@ -40,6 +43,16 @@ class GeneFindingPipeline(Pipeline):
     """Gene finding on a DNA string or FASTA file; returns {"gff3": text, "genes": [per-gene dicts]}."""
 
     def _sanitize_parameters(self, eukaryote: bool | None = None, **settings):
+        if self._gene_structure:
+            if eukaryote is False:
+                raise ValueError("this is a eukaryotic gene-structure model; eukaryote=False needs a bacterial one")
+            unknown = set(settings) - set(DECODING_FIELDS) - {"batch_size"}
+            if unknown:
+                raise ValueError(f"unknown gene-structure argument(s) {sorted(unknown)}; known: "
+                                 f"{('batch_size', *DECODING_FIELDS)}")
+            batch_size = settings.pop("batch_size", 8)
+            return {}, {"annotator": GeneStructureAnnotator(self.model, decoding_params(self.model, **settings),
+                                                            batch_size=batch_size)}, {"eukaryote": True}
         unknown = set(settings) - set(SETTING_NAMES)
         if unknown:
             raise ValueError(f"unknown gene-finding argument(s) {sorted(unknown)}; known: {SETTING_NAMES}")
@@ -64,7 +77,18 @@ class GeneFindingPipeline(Pipeline):
         normalize_dna(sequence)  # raises on anything that is not DNA, naming the character and position
         return {"records": [("sequence", len(sequence), lambda a, b: sequence[a:b])]}
 
-    def _forward(self, model_inputs, settings: AnnotationSettings, choose_code: bool = False):
+    @property
+    def _gene_structure(self) -> bool:
+        return self.model.config.model_type == "genefinder_gene_structure"
+
+    def _forward(self, model_inputs, settings: AnnotationSettings | None = None, choose_code: bool = False,
+                 annotator: GeneStructureAnnotator | None = None):
+        if annotator is not None:
+            genes, lengths = [], {}
+            for seqid, length, fetch in model_inputs["records"]:
+                genes += annotator.annotate(seqid, fetch(0, length))
+                lengths[seqid] = length
+            return {"genes": genes, "lengths": lengths}
         encoder_type = self.model.config.encoder_config.encoder_type
         bpe = self._bpe_tokenizer() if encoder_type == "dnabert2" else None
         if not hasattr(self.model, "coding_library"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .tokenization_dna import DNACharTokenizer, encode_bpe
+from .tokenization.tokenization_dna import DNACharTokenizer, encode_bpe
 
 
 class GeneFinderInputs:

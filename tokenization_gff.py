@@ -40,7 +40,7 @@ import os
 
 from transformers import PreTrainedTokenizer
 
-from .features import STRANDS, TRANSCRIPT_KINDS, CDSPart, Gene, Transcript, canonical, phase_after
+from .formats.features import STRANDS, TRANSCRIPT_KINDS, CDSPart, Gene, Transcript, canonical, phase_after
 
 SPECIAL_WORDS = ("<pad>", "<s>", "</s>", "<unk>")
 STRUCTURE_WORDS = ("GENE+", "GENE-", "PARTIAL_LEFT", "PARTIAL_RIGHT", "EXON", "CDS", "PHASE_0", "PHASE_1", "PHASE_2")
@@ -70,6 +70,8 @@ class GFFTokenizer(PreTrainedTokenizer):
         self.n_words = len(WORDS)
         for name, word in (("pad_token", "<pad>"), ("bos_token", "<s>"), ("eos_token", "</s>"), ("unk_token", "<unk>")):
             kwargs.setdefault(name, word)
+        # tokenizer_config.json names this class for AutoTokenizer(trust_remote_code=True)
+        kwargs.setdefault("auto_map", {"AutoTokenizer": ["tokenization_gff.GFFTokenizer", None]})
         super().__init__(**kwargs)
 
     # -- transformers tokenizer protocol (text form: whitespace-separated words and @positions) --------------

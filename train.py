@@ -46,6 +46,9 @@ masked tokens of the global batch, counted after masking and summed over process
 classification on a `genefinder build-classification-dataset` folder (loss = mean over sequences; eval logs
 accuracy and MCC; `class_weighted_sampling` for unbalanced classes). `init_from_part: encoder` moves an encoder
 between them and into the gene finder (`bert.*` <-> `encoder.dna.*`).
+
+A config with `task: gene_structure` (configs/gene-structure-*.yaml) trains the eukaryotic per-nucleotide
+gene-structure network instead, with its own loop (training/gene_structure_training.py), on one process.
 """
 
 from __future__ import annotations
@@ -74,12 +77,14 @@ from pathlib import Path
 
 import torch
 
-from .errors import GeneFinderInputError
-from .training_config import (RESUME_SAFE_FIELDS, TrainConfig, describe_fields, dump_yaml, load_config, parse_overrides,
-                              read_yaml, to_dict)
-from .training_monitor import MetricsLog
-from .training_recipe import batch_size_at, build_optimizer, lr_at
-from .training_tasks import TASKS
+from .formats.errors import GeneFinderInputError
+from .training.gene_structure_training import RUN_SETTINGS_FILE
+from .training.gene_structure_training import main as gene_structure_main
+from .training.training_config import (RESUME_SAFE_FIELDS, TrainConfig, describe_fields, dump_yaml, load_config,
+                                       parse_overrides, read_yaml, to_dict)
+from .training.training_monitor import MetricsLog
+from .training.training_recipe import batch_size_at, build_optimizer, lr_at
+from .training.training_tasks import TASKS
 
 logger = logging.getLogger(__name__)
 CONFIG_FILE = "train_config.yaml"
@@ -171,7 +176,7 @@ class Trainer:
         # model
         self.bpe = None
         if task.encoder_config.encoder_type == "dnabert2":
-            from .tokenization_dna import load_dnabert2_tokenizer
+            from .tokenization.tokenization_dna import load_dnabert2_tokenizer
 
             try:
                 self.bpe = load_dnabert2_tokenizer(cfg.dna_tokenizer)
@@ -179,7 +184,7 @@ class Trainer:
                 raise GeneFinderInputError(f"`dna_tokenizer`: {err}", cfg.dna_tokenizer) from None
         task.set_tokenizer(self.bpe)
         if cfg.eval_gene_level and self.gene_level_eval is None and cfg.stage == "seq2seq":
-            from .training_gene_eval import make_gene_level_eval
+            from .training.training_gene_eval import make_gene_level_eval
 
             self.gene_level_eval = make_gene_level_eval(task.processor)
         model = task.build_model(data)
@@ -530,16 +535,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> None:
-    cfg, resume = parse_args(["--config", args.config, *args.overrides])
+    argv = ["--config", args.config, *args.overrides]
+    if config_task(argv) == "gene_structure":
+        if gene_structure_main(argv):
+            raise GeneFinderInputError("gene-structure training stopped on the error above")
+        return
+    cfg, resume = parse_args(argv)
     result = train(cfg, resume=resume)
     print(json.dumps(result, indent=1))
 
 
+def config_task(argv: list[str]) -> str:
+    """The `task:` of the settings `argv` names: `--config F`, else `--resume --run_dir R`'s saved R/config.json."""
+    overrides = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in argv if a.startswith("--") and "=" in a}
+    pairs = {a: b for a, b in zip(argv, argv[1:]) if a.startswith("--")}
+    path = overrides.get("--config") or pairs.get("--config")
+    run_dir = overrides.get("--run_dir") or pairs.get("--run_dir")
+    if path is None and "--resume" in argv and run_dir:
+        path = next((p for p in (Path(run_dir) / CONFIG_FILE, Path(run_dir) / RUN_SETTINGS_FILE) if p.is_file()), None)
+    if path is None or not Path(path).is_file():
+        return "encoder"  # parse_args names the missing file
+    return str(read_yaml(path).get("task", "encoder"))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if config_task(argv) == "gene_structure":  # the per-nucleotide eukaryotic network has its own loop
+        return gene_structure_main(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger(__package__ or "genefinder").setLevel(logging.INFO)
     try:
-        cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
+        cfg, resume = parse_args(argv)
         result = train(cfg, resume=resume)
     except GeneFinderInputError as err:
         print(f"train.py: error: {err}", file=sys.stderr)

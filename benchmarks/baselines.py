@@ -6,7 +6,7 @@ Runs, one after another on the same decompressed FASTA, and times each end to en
 - Augustus (Debian `augustus --species=... --gff3=on`);
 - genefinder, when `--genefinder-cmd` gives the command that runs a trained model; without it the table
   says plainly that genefinder was not run (there is no trained model yet), rather than inventing a row.
-Each prediction is scored with `genefinder.evaluation.evaluate_files` (base, exon, gene, stop, start;
+Each prediction is scored with `genefinder.evaluation.evaluation.evaluate_files` (base, exon, gene, stop, start;
 definitions in evaluation.py) and one markdown section per genome is written into `--out-md`, replacing
 that genome's previous section and keeping the others, with the machine, the date and the exact command.
 
@@ -38,10 +38,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from genefinder.errors import GeneFinderInputError, require_file
-from genefinder.error_analysis import analyse, render
-from genefinder.evaluation import LEVELS, EvaluationReport, evaluate_files, read_annotation
-from genefinder.machine_info import cpu_model
+from genefinder.evaluation.error_analysis import analyse, render
+from genefinder.evaluation.eukaryote_errors import analyse as analyse_eukaryote
+from genefinder.evaluation.eukaryote_errors import render as render_eukaryote
+from genefinder.evaluation.evaluation import LEVELS, EvaluationReport, evaluate_files, read_annotation
+from genefinder.evaluation.machine_info import cpu_model
+from genefinder.formats.errors import GeneFinderInputError, require_file
 
 HEADER = """# Baselines: Prodigal and Augustus on the shared genomes
 
@@ -49,7 +51,7 @@ Written by `benchmarks/baselines.py` (one section per genome, each with the comm
 do not edit by hand. Every tool runs on the same decompressed FASTA in the same run, one after another, and
 is timed end to end (model training inside Prodigal counts): wall clock and CPU seconds (user + system);
 nt/s = genome length / wall time.
-Scores come from `genefinder evaluate` (evaluation.py), each cell **sensitivity / precision / F1**:
+Scores come from `genefinder evaluate` (evaluation/evaluation.py), each cell **sensitivity / precision / F1**:
 `base` = CDS nucleotides per strand; `exon` = CDS segments with both ends exact; `gene` = a gene whose whole
 CDS chain (all segments) is exact in one transcript; `stop` = the gene's 3' end (stop codon, hence frame)
 right; `start` = the 5' end right among the stop-matched genes (start-site accuracy as the Prodigal and
@@ -202,13 +204,13 @@ def _read_plain_fasta(path: Path) -> dict[str, str]:
     return {k: "".join(v) for k, v in records.items()}
 
 
-def run_augustus(genome: Genome, species: str, code: int, work: Path) -> ToolRun:
+def run_augustus(genome: Genome, species: str, code: int, work: Path, extra: tuple[str, ...] = ()) -> ToolRun:
     run = ToolRun("Augustus")
     if not shutil.which("augustus"):
         run.note = "not installed (apt-get install -y augustus)"
         return run
     run.version = _version(["augustus", "--version"], r"AUGUSTUS \(([\d.]+)\)")
-    cmd = ["augustus", f"--species={species}", "--gff3=on", f"--translation_table={code}", str(genome.path)]
+    cmd = ["augustus", f"--species={species}", "--gff3=on", f"--translation_table={code}", *extra, str(genome.path)]
     run.command = shlex.join([*cmd[:-1], "genome.fa"]) + " > augustus.gff3"
     proc = _timed(run, cmd, work / "augustus.gff3")
     _failed(run, proc)
@@ -305,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gff", required=True, type=Path, help="reference annotation GFF3 (plain or gzip)")
     p.add_argument("--organism-type", required=True, choices=("bacteria", "eukaryote"))
     p.add_argument("--augustus-species", required=True, help="Augustus --species (e.g. E_coli_K12, caenorhabditis)")
+    p.add_argument("--augustus-args", default="", help="more Augustus options, one string, e.g. '--softmasking=0' "
+                   "(Augustus reads lowercase as repeats by default)")
     p.add_argument("--genetic-code", type=int, help="NCBI translation table (default 11 bacteria, 1 eukaryote)")
     p.add_argument("--out-md", type=Path, default=Path("docs/baselines.md"))
     p.add_argument("--name", help="section name (default: the FASTA's folder name)")
@@ -340,21 +344,20 @@ def main(argv: list[str] | None = None) -> int:
             if "pyrodigal" in args.tools and bacteria:
                 runs.append(run_pyrodigal(genome, code, work))
             if "augustus" in args.tools:
-                runs.append(run_augustus(genome, args.augustus_species, code, work))
+                runs.append(run_augustus(genome, args.augustus_species, code, work, tuple(shlex.split(args.augustus_args))))
             if "genefinder" in args.tools:
                 runs.append(run_genefinder(args.genefinder_cmd, genome, code, args.organism_type, work))
             for label, template in variants:
                 runs.append(run_genefinder(template, genome, code, args.organism_type, work, tool=label))
-            if bacteria:  # the reference once, for every tool's errors table
-                ref_genes, ref_report = read_annotation(args.gff, "reference")
+            ref_genes, ref_report = read_annotation(args.gff, "reference")  # once, for every tool's errors table
             for run in runs:
                 gff = work / f"{run.tool.lower()}.gff3"
                 if run.seconds is not None and not run.note and gff.is_file():
                     run.report = evaluate_files(gff, args.gff)
                     run.notes = run.report.warnings
-                    if bacteria:
-                        run.errors = render(run.tool, analyse(read_annotation(gff, "prediction")[0], ref_genes,
-                                                              ref_report.pseudogenes))
+                    errors = (analyse, render) if bacteria else (analyse_eukaryote, render_eukaryote)
+                    run.errors = errors[1](run.tool, errors[0](read_annotation(gff, "prediction")[0], ref_genes,
+                                                               ref_report.pseudogenes))
                     if args.keep:
                         args.keep.mkdir(parents=True, exist_ok=True)
                         shutil.copy(gff, args.keep / gff.name)

@@ -117,7 +117,7 @@ def make_inputs(encoder_type: str, dnas: list[str], device, target_tokens: int =
 
     tokenizer = None
     if encoder_type == "dnabert2":
-        from genefinder.tokenization_dna import load_dnabert2_tokenizer
+        from genefinder.tokenization.tokenization_dna import load_dnabert2_tokenizer
 
         if not (DNABERT2_TOKENIZER / "tokenizer.json").is_file():
             raise SystemExit(f"{DNABERT2_TOKENIZER}/tokenizer.json not found: DNABERT-2's published tokenizer is "
@@ -305,7 +305,7 @@ def machine_description(device: str) -> str:
     import torch
     import transformers
 
-    from genefinder.machine_info import cpu_model
+    from genefinder.evaluation.machine_info import cpu_model
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     parts = [f"CPU {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), "

@@ -34,11 +34,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from genefinder.atomic_output import atomic_path
-from genefinder.errors import GeneFinderInputError
-from genefinder.features import CDSPart, Gene, Transcript
-from genefinder.gff3 import write_gff3
-from genefinder.windows import reverse_complement
+from genefinder.formats.atomic_output import atomic_path
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.features import CDSPart, Gene, Transcript
+from genefinder.formats.gff3 import write_gff3
+from genefinder.formats.windows import reverse_complement
 
 CCT = "usr/share/doc/cct/examples/sample_projects"
 

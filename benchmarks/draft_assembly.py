@@ -23,12 +23,12 @@ from typing import Iterator
 
 from validation_sweep import DATA
 
-from genefinder.atomic_output import atomic_path
-from genefinder.errors import GeneFinderInputError
-from genefinder.fasta import FastaFile
-from genefinder.features import CDSPart, Gene
-from genefinder.gff3 import read_gff3, write_gff3
-from genefinder.windows import GeneIndex, genes_in_window
+from genefinder.formats.atomic_output import atomic_path
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.features import CDSPart, Gene
+from genefinder.formats.gff3 import read_gff3, write_gff3
+from genefinder.formats.windows import GeneIndex, genes_in_window
 
 
 def whole_codons(g: Gene) -> Gene | None:

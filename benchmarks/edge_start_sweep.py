@@ -27,10 +27,10 @@ import numpy as np
 from draft_assembly import cut_genome
 from validation_sweep import DATA, ORF_SETTINGS, ROOT, settings_line
 
-from genefinder.annotation import AnnotationSettings
-from genefinder.errors import GeneFinderInputError
-from genefinder.gff3 import write_gff3
-from genefinder.machine_info import cpu_model
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.evaluation.machine_info import cpu_model
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.gff3 import write_gff3
 
 GENOMES = ["ecoli_k12_mg1655", "saureus_502a", "ccrescentus_cb15"]
 GENEFINDER = str(Path(sys.executable).with_name("genefinder"))

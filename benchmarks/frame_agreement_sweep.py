@@ -16,9 +16,9 @@ import time
 
 from validation_sweep import DATA, ECOLI_VALIDATION, parser, report, run
 
-from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings
-from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
+from genefinder.commands.annotate_cli import load_model
 
 
 def main(argv: list[str] | None = None) -> int:

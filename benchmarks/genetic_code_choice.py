@@ -21,10 +21,11 @@ from validation_sweep import DATA, ORF_SETTINGS, parser, report, run, settings_l
 
 import numpy as np
 
-from genefinder.annotate_cli import LOW_DENSITY, MIN_DENSITY_NT, load_model
-from genefinder.annotation import AnnotationSettings
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code_choice import AUTO_MARGIN, coding_share, gene_score_per_kb, self_trained_genes, table_for
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.commands.annotate_cli import LOW_DENSITY, MIN_DENSITY_NT, load_model
+from genefinder.formats.fasta import FastaFile
+from genefinder.prokaryotes.genetic_code_choice import (AUTO_MARGIN, coding_share, gene_score_per_kb,
+                                                        self_trained_genes, table_for)
 
 GENOMES = {"ecoli_k12_mg1655": 11, "saureus_502a": 11, "ccrescentus_cb15": 11, "bsubtilis_best7003": 11,
            "mgenitalium_g37": 4}  # bacterial genomes of ../shared/data and the table their annotation uses

@@ -20,8 +20,8 @@ from dataclasses import replace
 from paired_bootstrap import (LEVELS, Difference, paired_bootstrap, parse_with_bootstrap_options, publish,
                               read_predictions)
 
-from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import coding_genes
+from genefinder.evaluation.evaluation import coding_genes
+from genefinder.formats.errors import GeneFinderInputError
 
 
 def verdict(d: Difference) -> str:

@@ -26,12 +26,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line
 
-from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.orf_decoding import decode_orfs
-from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
-from genefinder.self_training import CodingStatistics
-from genefinder.windows import shift_genes
+from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
+from genefinder.commands.annotate_cli import load_model
+from genefinder.decoding.orf_decoding import decode_orfs
+from genefinder.formats.windows import shift_genes
+from genefinder.prokaryotes.self_training import CodingStatistics
 
 
 def main(argv: list[str] | None = None) -> int:

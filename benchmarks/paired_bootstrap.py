@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from genefinder.atomic_output import atomic_path
-from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import LevelScore, coding_genes, matched, read_pair
-from genefinder.features import Gene
+from genefinder.evaluation.evaluation import LevelScore, coding_genes, matched, read_pair
+from genefinder.formats.atomic_output import atomic_path
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.features import Gene
 
 LEVELS = ("gene", "stop")
 

@@ -28,11 +28,11 @@ from draft_assembly import contigs
 from start_refit_sweep import scorer_without
 from validation_sweep import DATA, ORF_SETTINGS, parser, report, run, settings_line
 
-from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import evaluate
-from genefinder.features import CDSPart, Gene, Transcript
+from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
+from genefinder.commands.annotate_cli import load_model
+from genefinder.evaluation.evaluation import evaluate
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.features import CDSPart, Gene, Transcript
 
 TRAINING = ["ecoli_k12_mg1655", "saureus_502a", "ccrescentus_cb15"]
 ALWAYS_SELF, NEVER_SELF = 0, 10**15  # min_self_training_nt: self-train at any size / read the library at any size

@@ -19,11 +19,11 @@ import sys
 import numpy as np
 from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run
 
-from genefinder.annotation import AnnotationSettings
+from genefinder.annotation.annotation import AnnotationSettings
 from genefinder.datasets_scripts.build_dataset import GenomeSource
-from genefinder.genetic_code import GeneticCode
-from genefinder.start_site_training import accuracy, genome_examples
-from genefinder.start_sites import StartExamples, StartSiteScorer, train_scorer
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.prokaryotes.start_site_training import accuracy, genome_examples
+from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, train_scorer
 
 DEFAULT_GRID = ["none", "6", "4,5,6", "3,4,5,6", "3,4,5,6,7,8", "4,5,6:16", "4,5,6:32"]
 

@@ -24,13 +24,13 @@ from dataclasses import replace
 import numpy as np
 from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line
 
-from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
+from genefinder.commands.annotate_cli import load_model
 from genefinder.datasets_scripts.build_dataset import GenomeSource
-from genefinder.genetic_code import GeneticCode
-from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
-from genefinder.start_site_training import genome_examples
-from genefinder.start_sites import StartExamples, StartSiteScorer, train_scorer
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.prokaryotes.start_site_training import genome_examples
+from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, train_scorer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,9 +30,9 @@ def main(argv=None) -> int:
 
     import torch
 
-    from genefinder.machine_info import cpu_model
+    from genefinder.evaluation.machine_info import cpu_model
     from genefinder.train import Trainer
-    from genefinder.training_config import load_config, parse_overrides
+    from genefinder.training.training_config import load_config, parse_overrides
 
     with tempfile.TemporaryDirectory() as tmp:
         ov = parse_overrides(overrides) | {"run_dir": tmp, "eval_every": 0, "progress_bar": False, "tensorboard": False}

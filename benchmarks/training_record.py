@@ -19,9 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from genefinder.machine_info import cpu_model
+from genefinder.evaluation.machine_info import cpu_model
 from genefinder.train import checkpoints
-from genefinder.training_monitor import plot_training
+from genefinder.training.training_monitor import plot_training
 
 
 def phase_row(spec: str) -> dict:

@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
-from genefinder.errors import GeneFinderInputError
-from genefinder.machine_info import cpu_model
+from genefinder.evaluation.machine_info import cpu_model
+from genefinder.formats.errors import GeneFinderInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

@@ -27,9 +27,9 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from ..errors import GeneFinderInputError, require_file
-from ..fasta import FastaFile
-from ..tokenization_dna import normalize_dna
+from ..formats.errors import GeneFinderInputError, require_file
+from ..formats.fasta import FastaFile
+from ..tokenization.tokenization_dna import normalize_dna
 from .build_dataset import SPLITS, split_regions
 
 

@@ -25,12 +25,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import GeneFinderInputError
-from ..fasta import FastaFile
-from ..features import Gene, genes_to_rows
-from ..gff3 import read_gff3
+from ..formats.errors import GeneFinderInputError
+from ..formats.fasta import FastaFile
+from ..formats.features import Gene, genes_to_rows
+from ..formats.gff3 import read_gff3
+from ..formats.windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes, window_starts
 from ..tokenization_gff import GFFTokenizer
-from ..windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes, window_starts
 
 logger = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")

@@ -19,10 +19,10 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from ..errors import GeneFinderInputError
-from ..fasta import FastaFile
-from ..gff3 import read_gff3, write_gff3
-from ..windows import shift_genes
+from ..formats.errors import GeneFinderInputError
+from ..formats.fasta import FastaFile
+from ..formats.gff3 import read_gff3, write_gff3
+from ..formats.windows import shift_genes
 
 
 def slice_genome(fasta: str, gff: str, seqid: str, start: int, end: int, prefix: str) -> tuple[Path, Path, int]:

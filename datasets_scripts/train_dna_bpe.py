@@ -24,8 +24,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from ..fasta import FastaFile
-from ..tokenization_dna import DNABERT2_SPECIAL_TOKENS, load_dnabert2_tokenizer, normalize_dna
+from ..formats.fasta import FastaFile
+from ..tokenization.tokenization_dna import DNABERT2_SPECIAL_TOKENS, load_dnabert2_tokenizer, normalize_dna
 
 logger = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import shutil
 
 import torch
 
-from genefinder.configuration_encoders import GeneFinderEncoderConfig
-from genefinder.mlm_inference import MaskedLMScorer
-from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM
+from genefinder.encoder_tools.mlm_inference import MaskedLMScorer
+from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM
 
 from real_data import DATA
 

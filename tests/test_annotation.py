@@ -6,9 +6,10 @@ import pytest
 import torch
 from real_data import write_slice
 
-from genefinder.annotation import WindowPrediction, decode_generated, stitch
+import genefinder
+from genefinder.annotation.annotation import WindowPrediction, decode_generated, stitch
 from genefinder.configuration_genefinder import GeneFinderConfig
-from genefinder.features import CDSPart, Gene, Transcript
+from genefinder.formats.features import CDSPart, Gene, Transcript
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.tokenization_gff import GFFTokenizer
 
@@ -54,7 +55,7 @@ def test_unfinished_trailing_gene_is_dropped_and_scores_are_probabilities():
 def test_genes_the_coding_frame_head_does_not_read_in_frame_are_dropped(tmp_path):
     """With a coding-frame head, a generated gene stays only if the head reads most of its CDS in the gene's frame:
     a head that calls every nucleotide non-coding leaves nothing; min_frame_agreement 0 keeps what generate wrote."""
-    from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
+    from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
     from genefinder.processing_genefinder import GeneFinderInputs
 
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 3000)
@@ -147,10 +148,12 @@ def test_bad_model_folders_get_one_line_errors(tmp_path, tiny_model_dir, setup, 
 
 
 def test_the_bacterial_default_model_warns_before_eukaryotic_annotation(tmp_path):
-    """--eukaryote with the bundled (bacterial) model runs, but says up front that it will find few genes; a
-    bacterial run with the same model is not warned."""
+    """--eukaryote with the bundled bacterial model named by --model runs, but says up front that it will find few
+    genes; a bacterial run with the same model is not warned."""
     fa, _ = write_slice(tmp_path, "celegans_1pct", "I", 3_000)
-    eukaryote = annotate([fa, "-o", tmp_path / "e.gff3", "--eukaryote", "--device", "cpu"], tmp_path)
+    bacterial_model = Path(genefinder.__file__).resolve().parent / "default_model"
+    eukaryote = annotate([fa, "-o", tmp_path / "e.gff3", "--eukaryote", "--model", bacterial_model, "--device", "cpu"],
+                         tmp_path)
     assert eukaryote.returncode == 0, eukaryote.stderr
     assert "trained on bacteria only" in eukaryote.stderr and (tmp_path / "e.gff3").read_text().startswith("##gff")
     bacterial = annotate([fa, "-o", tmp_path / "b.gff3"], tmp_path)

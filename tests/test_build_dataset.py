@@ -6,9 +6,9 @@ import pytest
 from real_data import write_slice
 
 from genefinder.datasets_scripts.build_dataset import GenomeSource, build_dataset
-from genefinder.errors import GeneFinderInputError
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.windows import reverse_complement
 from genefinder.tokenization_gff import GFFTokenizer
-from genefinder.windows import reverse_complement
 
 
 @pytest.fixture(scope="module")

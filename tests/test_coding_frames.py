@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from genefinder.coding_frames import coding_frame_labels, frame_agreement
-from genefinder.features import CDSPart, Gene, Transcript, phase_after
-from genefinder.fasta import FastaFile
-from genefinder.gff3 import read_gff3
-from genefinder.windows import reverse_complement
+from genefinder.decoding.coding_frames import coding_frame_labels, frame_agreement
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.features import CDSPart, Gene, Transcript, phase_after
+from genefinder.formats.gff3 import read_gff3
+from genefinder.formats.windows import reverse_complement
 from real_data import write_slice
 
 STOPS = {"TAA", "TAG", "TGA"}

@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 from real_data import DATA, genome, write_slice
 
-from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.coding_library import LIBRARY_FILE, CodingLibrary, gc_content, short_input_gc
-from genefinder.coding_library_training import train_block_records
+from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
+from genefinder.commands.annotate_cli import load_model
 from genefinder.datasets_scripts.build_dataset import GenomeSource
-from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import evaluate
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code import GeneticCode
-from genefinder.gff3 import read_gff3
-from genefinder.self_training import in_frame_positions
-from genefinder.strands import N_HEXAMERS
-from genefinder.windows import shift_genes
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.decoding.strands import N_HEXAMERS
+from genefinder.evaluation.evaluation import evaluate
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.gff3 import read_gff3
+from genefinder.formats.windows import shift_genes
+from genefinder.prokaryotes.coding_library import LIBRARY_FILE, CodingLibrary, gc_content, short_input_gc
+from genefinder.prokaryotes.coding_library_training import train_block_records
+from genefinder.prokaryotes.self_training import in_frame_positions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

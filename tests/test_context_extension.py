@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from genefinder.configuration_encoders import GeneFinderEncoderConfig
-from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM
-from genefinder.modeling_rope import GeneFinderRotaryEmbedding, validate_rope_parameters
-from genefinder.processing_encoder import EncoderInputs
+from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM
+from genefinder.models.modeling_rope import GeneFinderRotaryEmbedding, validate_rope_parameters
+from genefinder.tokenization.processing_encoder import EncoderInputs
 from real_data import genome
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "context_extension"))
@@ -72,9 +72,9 @@ def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp
     """The downstream view loads a plain-RoPE gene finder under another method (the config's rope_parameters,
     nothing else) and scores annotation of a real region at W and 2W against its reference genes."""
     from genefinder.configuration_genefinder import GeneFinderConfig
-    from genefinder.evaluation import Region
+    from genefinder.evaluation.evaluation import Region
     from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
-    from genefinder.region_annotation import GenomeRegion
+    from genefinder.annotation.region_annotation import GenomeRegion
 
     torch.manual_seed(0)
     encoder = TINY | {"max_position_embeddings": 512}
@@ -98,9 +98,9 @@ def test_orf_downstream_reads_the_head_over_each_window_and_scores_its_accuracy(
     scores per window, the head's accuracy per nucleotide against the region's reference frames, and the
     encoder-free reference row."""
     from genefinder.configuration_genefinder import GeneFinderConfig
-    from genefinder.evaluation import Region
+    from genefinder.evaluation.evaluation import Region
     from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
-    from genefinder.region_annotation import GenomeRegion
+    from genefinder.annotation.region_annotation import GenomeRegion
 
     torch.manual_seed(0)
     config = GeneFinderConfig(encoder_config=TINY | {"max_position_embeddings": 512}, d_model=32, decoder_layers=1,
@@ -118,9 +118,9 @@ def test_orf_downstream_reads_the_head_over_each_window_and_scores_its_accuracy(
 
 
 def test_a_region_beyond_its_record_is_a_one_line_error():
-    from genefinder.errors import GeneFinderInputError
-    from genefinder.evaluation import Region
-    from genefinder.region_annotation import GenomeRegion
+    from genefinder.formats.errors import GeneFinderInputError
+    from genefinder.evaluation.evaluation import Region
+    from genefinder.annotation.region_annotation import GenomeRegion
 
     fasta, gff = genome("ecoli_k12_mg1655")
     with pytest.raises(GeneFinderInputError, match="ends beyond NC_000913.3"):

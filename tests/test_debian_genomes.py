@@ -4,7 +4,7 @@ transcription order, on either strand, from its /codon_start."""
 import sys
 from pathlib import Path
 
-from genefinder.features import CDSPart
+from genefinder.formats.features import CDSPart
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import debian_genomes as debian_genome  # noqa: E402

@@ -5,8 +5,8 @@ from mlm_fixtures import tiny_mlm_folder, tiny_scorer
 from vcf_fixtures import SEQID, ecoli_slice
 
 from genefinder import cli
-from genefinder.dependency_map import base_log_odds, dependency_map
-from genefinder.errors import GeneFinderInputError
+from genefinder.encoder_tools.dependency_map import base_log_odds, dependency_map
+from genefinder.formats.errors import GeneFinderInputError
 
 
 def test_base_log_odds_is_logit_of_the_renormalised_acgt_distribution():

@@ -3,9 +3,9 @@
 from dataclasses import replace
 from pathlib import Path
 
-from genefinder.error_analysis import analyse, render
-from genefinder.features import CDSPart
-from genefinder.gff3 import read_gff3
+from genefinder.evaluation.error_analysis import analyse, render
+from genefinder.formats.features import CDSPart
+from genefinder.formats.gff3 import read_gff3
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bsubtilis_best7003_1-200000.gff3.gz"
 

@@ -12,8 +12,8 @@ import pytest
 from real_data import genome, write_slice
 
 from genefinder.cli import main
-from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import LEVELS, Region, evaluate_files, parse_region
+from genefinder.evaluation.evaluation import LEVELS, Region, evaluate_files, parse_region
+from genefinder.formats.errors import GeneFinderInputError
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,8 +2,8 @@ import gzip
 
 import pytest
 
-from genefinder.errors import GeneFinderInputError
-from genefinder.fasta import FastaFile
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.fasta import FastaFile
 
 
 def write(path, text: str, gz: bool = False):
@@ -37,7 +37,7 @@ def test_long_record_random_access_matches_source(tmp_path):
 def test_second_open_reuses_the_normalised_copy(tmp_path, monkeypatch):
     p = write(tmp_path / "g.fa", ">a\nACGT\n")
     FastaFile(p)
-    import genefinder.fasta as fasta_module
+    import genefinder.formats.fasta as fasta_module
 
     monkeypatch.setattr(fasta_module, "_normalise", lambda *a: pytest.fail("normalised twice"))
     assert FastaFile(p).fetch("a", 0, 4) == "ACGT"

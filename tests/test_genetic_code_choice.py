@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from real_data import write_slice
 
-from genefinder.annotate_cli import MIN_DENSITY_NT, load_model
-from genefinder.annotation import AnnotationSettings
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code_choice import AUTO_MARGIN, choose_genetic_code
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.commands.annotate_cli import MIN_DENSITY_NT, load_model
+from genefinder.formats.fasta import FastaFile
+from genefinder.prokaryotes.genetic_code_choice import AUTO_MARGIN, choose_genetic_code
 
 
 def _choice(tmp_path, genome, seqid):

@@ -5,9 +5,9 @@ import subprocess
 import pytest
 from real_data import DATA, genome
 
-from genefinder.errors import GeneFinderInputError
-from genefinder.features import CDSPart, Gene, Transcript
-from genefinder.gff3 import read_gff3, write_gff3
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.features import CDSPart, Gene, Transcript
+from genefinder.formats.gff3 import read_gff3, write_gff3
 
 ALL_GENOMES = sorted(p.name for p in DATA.glob("*") if (p / "annotation.gff3.gz").exists())
 

@@ -11,14 +11,14 @@ import pytest
 import torch
 from real_data import genome
 
+from genefinder.annotation.annotation import decode_generated
 from genefinder.datasets_scripts.build_dataset import GenomeSource, load_genome
-from genefinder.fasta import FastaFile
-from genefinder.features import CDSPart, Gene, Transcript
-from genefinder.genetic_code import TABLES, GeneticCode, codon_index
-from genefinder.annotation import decode_generated
-from genefinder.grammar import GFFGrammarLogitsProcessor
+from genefinder.decoding.genetic_code import TABLES, GeneticCode, codon_index
+from genefinder.decoding.grammar import GFFGrammarLogitsProcessor
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.features import CDSPart, Gene, Transcript
+from genefinder.formats.windows import GeneIndex, genes_in_window, reverse_complement
 from genefinder.tokenization_gff import GFFTokenizer
-from genefinder.windows import GeneIndex, genes_in_window, reverse_complement
 
 tok = GFFTokenizer()
 W = tok.word_to_id

@@ -4,8 +4,8 @@ counts every genome's genes once with records of the same name kept apart, and t
 import sys
 from pathlib import Path
 
-from genefinder.features import CDSPart, Gene, Transcript
-from genefinder.gff3 import write_gff3
+from genefinder.formats.features import CDSPart, Gene, Transcript
+from genefinder.formats.gff3 import write_gff3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import heldout_summary  # noqa: E402

@@ -5,10 +5,10 @@ import torch
 from mlm_fixtures import tiny_mlm_folder, tiny_scorer
 from vcf_fixtures import ecoli_slice
 
-from genefinder.configuration_encoders import GeneFinderEncoderConfig
-from genefinder.errors import GeneFinderInputError
-from genefinder.mlm_inference import MaskedLMScorer
-from genefinder.modeling_genefinder_encoder import GeneFinderEncoderModel
+from genefinder.encoder_tools.mlm_inference import MaskedLMScorer
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.models.modeling_genefinder_encoder import GeneFinderEncoderModel
 
 
 @pytest.mark.parametrize("encoder_type, kmer", [("aido", 1), ("aido", 3), ("dnabert2", 1)])

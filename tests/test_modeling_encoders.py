@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from genefinder.configuration_encoders import ENCODER_AUTO_MAP, GeneFinderEncoderConfig
-from genefinder.modeling_encoders import (
+from genefinder.models.configuration_encoders import ENCODER_AUTO_MAP, GeneFinderEncoderConfig
+from genefinder.models.modeling_encoders import (
     AidoEncoder,
     AidoMLMHead,
     DNABert2Encoder,
@@ -529,7 +529,7 @@ def test_alibi_bias_rows_are_slices_of_the_full_bias():
 
 
 def test_query_block_size_is_automatic_and_linear(monkeypatch):
-    import genefinder.modeling_encoders as me
+    import genefinder.models.modeling_encoders as me
 
     def size(length, alibi=True, implementation="sdpa", batch=1, heads=4):
         return AttentionBias(heads, length, torch.float32, torch.device("cpu"), alibi=alibi).query_block_size(
@@ -580,7 +580,7 @@ def test_blocked_attention_gives_the_unblocked_outputs_and_grads(encoder_type, p
 def test_automatic_blocks_never_build_an_l_by_l_tensor(encoder_type, monkeypatch):
     """With a small budget, every bias handed to the attention function has at most C query rows, and the
     output equals the unblocked one; eager (whose scores are (.., C, L) then) likewise."""
-    import genefinder.modeling_encoders as me
+    import genefinder.models.modeling_encoders as me
 
     torch.manual_seed(13)
     encoder = build_encoder(tiny_config(encoder_type)).eval()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genefinder.configuration_genefinder import GeneFinderConfig
-from genefinder.features import CDSPart, Gene, Transcript
+from genefinder.formats.features import CDSPart, Gene, Transcript
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 from genefinder.tokenization_gff import GFFTokenizer
 from genefinder.train import enable_activation_checkpointing
@@ -46,7 +46,7 @@ def test_logits_cover_words_and_every_nucleotide():
 
 
 def test_coding_frame_head_adds_its_weighted_loss_only_when_asked():
-    from genefinder.coding_frames import coding_frame_labels
+    from genefinder.decoding.coding_frames import coding_frame_labels
 
     tok = GFFTokenizer()
     assert tiny().coding_head is None
@@ -188,13 +188,12 @@ def test_hub_folder_loads_in_a_fresh_process_without_the_package(tmp_path):
     from genefinder.configuration_genefinder import GeneFinderConfig as Cfg
 
     model, tok = tiny(), GFFTokenizer()
-    Cfg.register_for_auto_class()
-    GeneFinderForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
-    GFFTokenizer.register_for_auto_class("AutoTokenizer")
+    assert Cfg().auto_map["AutoModelForSeq2SeqLM"] == "modeling_genefinder.GeneFinderForConditionalGeneration"
     folder = tmp_path / "hub"
-    model.save_pretrained(folder)
+    model.save_pretrained(folder)  # writes the remote code, flat
     tok.save_pretrained(folder)
     assert (folder / "model.safetensors").exists() and not list(folder.glob("*.bin"))
+    assert (folder / "modeling_genefinder.py").is_file() and (folder / "fasta.py").is_file()
     moved = tmp_path / "elsewhere"
     folder.rename(moved)
     ids = window_batch()

@@ -8,12 +8,12 @@ import textwrap
 import pytest
 import torch
 
-from genefinder.configuration_encoders import GeneFinderEncoderConfig
-from genefinder.fasta import FastaFile
-from genefinder.modeling_genefinder_encoder import (GeneFinderEncoderModel, GeneFinderForMaskedLM,
-                                                    GeneFinderForSequenceClassification, mean_pool)
-from genefinder.processing_encoder import EncoderInputs
-from genefinder.tokenization_dna import load_dnabert2_tokenizer
+from genefinder.formats.fasta import FastaFile
+from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.models.modeling_genefinder_encoder import (GeneFinderEncoderModel, GeneFinderForMaskedLM,
+                                                           GeneFinderForSequenceClassification, mean_pool)
+from genefinder.tokenization.processing_encoder import EncoderInputs
+from genefinder.tokenization.tokenization_dna import load_dnabert2_tokenizer
 from real_data import DATA, write_slice
 
 BPE_FILE = DATA.parent / "reference" / "dnabert2" / "tokenizer.json"

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genefinder.modeling_rope import (
+from genefinder.models.modeling_rope import (
     GeneFinderRotaryEmbedding,
     apply_rotary_pos_emb,
     validate_rope_parameters,

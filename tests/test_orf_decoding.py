@@ -6,16 +6,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from genefinder.annotation import AnnotationSettings
-from genefinder.coding_frames import coding_frame_labels
-from genefinder.evaluation import evaluate
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code import GeneticCode
-from genefinder.gff3 import read_gff3
-from genefinder.orf_decoding import (_best_compatible_set, decode_orfs, length_scores, overlap_limits,
-                                     scored_candidates, start_log_probs)
-from genefinder.orfs import edge_reading_frames, open_reading_frames
-from genefinder.windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.decoding.coding_frames import coding_frame_labels
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.decoding.orf_decoding import (_best_compatible_set, decode_orfs, length_scores, overlap_limits,
+                                              scored_candidates, start_log_probs)
+from genefinder.decoding.orfs import edge_reading_frames, open_reading_frames
+from genefinder.evaluation.evaluation import evaluate
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.gff3 import read_gff3
+from genefinder.formats.windows import GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes
 from real_data import write_slice
 
 

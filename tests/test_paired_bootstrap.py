@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from genefinder.evaluation import evaluate
-from genefinder.features import CDSPart, Gene, Transcript
+from genefinder.evaluation.evaluation import evaluate
+from genefinder.formats.features import CDSPart, Gene, Transcript
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "paired_bootstrap.py"
 sys.path.insert(0, str(SCRIPT.parent))

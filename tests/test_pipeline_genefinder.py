@@ -5,13 +5,13 @@ import textwrap
 import torch
 from real_data import write_slice
 
-from genefinder.coding_library import CodingLibrary
 from genefinder.configuration_genefinder import GeneFinderConfig
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code import GeneticCode
-from genefinder.gff3 import read_gff3
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.decoding.strands import record_strands
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.gff3 import read_gff3
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
-from genefinder.strands import record_strands
+from genefinder.prokaryotes.coding_library import CodingLibrary
 from genefinder.tokenization_gff import GFFTokenizer
 
 
@@ -21,8 +21,6 @@ def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
                                            "num_attention_heads": 2, "intermediate_size": 64},
                            d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64,
                            coding_frame_loss_coef=1.0, start_site_context=[6, 3])  # both decoders can run
-    GeneFinderForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
-    GFFTokenizer.register_for_auto_class("AutoTokenizer")
     folder = tmp_path / "model"
     GeneFinderForConditionalGeneration(cfg).save_pretrained(folder)
     GFFTokenizer().save_pretrained(folder)

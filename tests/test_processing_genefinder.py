@@ -1,7 +1,7 @@
 import torch
 
 from genefinder.processing_genefinder import GeneFinderInputs
-from genefinder.tokenization_dna import load_dnabert2_tokenizer
+from genefinder.tokenization.tokenization_dna import load_dnabert2_tokenizer
 from real_data import DATA
 
 BPE_FILE = DATA.parent / "reference" / "dnabert2" / "tokenizer.json"

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from genefinder.annotation import AnnotationSettings
-from genefinder.evaluation import evaluate
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code import GeneticCode
-from genefinder.gff3 import read_gff3
-from genefinder.orf_decoding import decode_orfs
-from genefinder.self_training import CodingStatistics, in_frame_positions, refit_start_scorer
-from genefinder.start_sites import StartSiteScorer, ranking, strand_examples
-from genefinder.strands import Strand, record_strands
+from genefinder.annotation.annotation import AnnotationSettings
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.decoding.orf_decoding import decode_orfs
+from genefinder.decoding.strands import Strand, record_strands
+from genefinder.evaluation.evaluation import evaluate
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.gff3 import read_gff3
+from genefinder.prokaryotes.self_training import CodingStatistics, in_frame_positions, refit_start_scorer
+from genefinder.prokaryotes.start_sites import StartSiteScorer, ranking, strand_examples
 from real_data import write_slice
 
 
@@ -106,8 +106,8 @@ def test_start_refit_learns_the_inputs_starts_and_stays_near_the_model_scorer(ec
 def test_start_refits_stop_at_a_scorer_that_refits_to_itself(ecoli_300k, monkeypatch):
     """On 20 kb the called genes settle before the fourth round: the refits stop there, and one more round from
     where they stopped gives the very same scorer, so the rounds skipped would have changed nothing."""
-    import genefinder.annotation as annotation
-    from genefinder.annotate_cli import load_model
+    import genefinder.annotation.annotation as annotation
+    from genefinder.commands.annotate_cli import load_model
 
     seq = ecoli_300k[0][:20_000]
     model = load_model(None, "cpu", network_free=True)[0]

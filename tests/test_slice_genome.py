@@ -5,9 +5,9 @@ import gzip
 import pytest
 
 from genefinder.datasets_scripts.slice_genome import parse_region, slice_genome
-from genefinder.errors import GeneFinderInputError
-from genefinder.gff3 import read_gff3
-from genefinder.windows import reverse_complement
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.gff3 import read_gff3
+from genefinder.formats.windows import reverse_complement
 from real_data import genome
 
 

@@ -9,15 +9,15 @@ import torch
 
 from genefinder.configuration_genefinder import GeneFinderConfig
 from genefinder.datasets_scripts.build_dataset import GenomeSource
-from genefinder.genetic_code import GeneticCode
-from genefinder.fasta import FastaFile
-from genefinder.gff3 import read_gff3
-from genefinder.orfs import open_reading_frames
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.decoding.orfs import open_reading_frames
+from genefinder.decoding.strands import Strand, record_strands
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.gff3 import read_gff3
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
-from genefinder.start_site_training import accuracy, genome_examples
-from genefinder.self_training import refit_start_scorer
-from genefinder.start_sites import StartExamples, StartSiteScorer, fit, fit_detectors, strand_examples
-from genefinder.strands import Strand, record_strands
+from genefinder.prokaryotes.self_training import refit_start_scorer
+from genefinder.prokaryotes.start_site_training import accuracy, genome_examples
+from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, fit, fit_detectors, strand_examples
 from genefinder.tokenization_gff import GFFTokenizer
 from real_data import write_slice
 
@@ -246,7 +246,7 @@ def test_fit_starts_with_motif_detectors_and_annotate_reads_them(tmp_path, model
 
 def test_each_start_refit_round_decodes_with_the_last_refit_and_pulls_towards_the_model_scorer(
         monkeypatch, model_with_parts, ecoli_slice):
-    from genefinder import annotation
+    from genefinder.annotation import annotation
     from genefinder.processing_genefinder import GeneFinderInputs
 
     model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
@@ -280,7 +280,7 @@ def test_each_start_refit_round_decodes_with_the_last_refit_and_pulls_towards_th
 
 def test_passes_over_a_record_read_its_strands_once_and_decode_as_fresh_strands_would(
         monkeypatch, model_with_parts, ecoli_slice):
-    from genefinder import annotation
+    from genefinder.annotation import annotation
     from genefinder.processing_genefinder import GeneFinderInputs
 
     model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")

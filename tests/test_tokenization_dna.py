@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
 from genefinder.datasets_scripts.train_dna_bpe import add_arguments, run, train_dna_bpe
-from genefinder.tokenization_dna import (
+from genefinder.tokenization.tokenization_dna import (
     AIDO_DNA_VOCAB,
     DNACharTokenizer,
     encode_bpe,
@@ -131,9 +131,11 @@ def test_char_tokenizer_save_and_reload_keeps_custom_arguments(tmp_path):
     assert reloaded.encode_dna("ACGTN").tolist() == [5, 7, 6, 8, 10]
 
 
-def test_char_tokenizer_loads_as_remote_code(tmp_path, monkeypatch):
-    monkeypatch.setattr(DNACharTokenizer, "_auto_class", "AutoTokenizer")  # what register_for_auto_class does
-    DNACharTokenizer(add_cls_sep=False).save_pretrained(tmp_path)
+def test_char_tokenizer_loads_as_remote_code(tmp_path):
+    from genefinder.hub.remote_code import ENCODER_FILES, write_remote_code
+
+    DNACharTokenizer(add_cls_sep=False).save_pretrained(tmp_path)  # tokenizer_config.json's auto_map names it
+    write_remote_code(tmp_path, ENCODER_FILES)
     assert (tmp_path / "tokenization_dna.py").exists()
     loaded = AutoTokenizer.from_pretrained(tmp_path, trust_remote_code=True)
     assert type(loaded).__name__ == "DNACharTokenizer" and loaded.add_cls_sep is False
@@ -248,8 +250,8 @@ def test_train_bpe_command(tmp_path, monkeypatch, ecoli):
 
 
 def test_codon_tokenizer_ids_remainder_and_round_trip(tmp_path):
-    from genefinder.genetic_code import CODONS
-    from genefinder.tokenization_dna import DNAKmerTokenizer
+    from genefinder.decoding.genetic_code import CODONS
+    from genefinder.tokenization.tokenization_dna import DNAKmerTokenizer
 
     tok = DNAKmerTokenizer()
     assert len(tok) == 69 and tok.convert_ids_to_tokens([5, 68]) == ["TTT", "GGG"]

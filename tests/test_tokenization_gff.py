@@ -10,9 +10,10 @@ from real_data import genome
 
 from genefinder.datasets_scripts.build_dataset import GenomeSource
 from genefinder.datasets_scripts.check_roundtrip import count_roundtrip
-from genefinder.features import TRANSCRIPT_KINDS, CDSPart, Gene, Transcript, canonical
+from genefinder.formats.features import TRANSCRIPT_KINDS, CDSPart, Gene, Transcript, canonical
+from genefinder.formats.windows import normalise_transcript
+from genefinder.hub.remote_code import write_remote_code
 from genefinder.tokenization_gff import GFFTokenError, GFFTokenizer
-from genefinder.windows import normalise_transcript
 
 tok = GFFTokenizer()
 
@@ -92,9 +93,9 @@ def test_positions_are_unbounded():
 
 
 def test_save_and_load_with_auto_tokenizer_in_a_fresh_process(tmp_path):
-    GFFTokenizer.register_for_auto_class("AutoTokenizer")
     folder = tmp_path / "tok"
-    tok.save_pretrained(folder)
+    tok.save_pretrained(folder)  # tokenizer_config.json's auto_map names GFFTokenizer
+    write_remote_code(folder, ("tokenization_gff.py", "formats/features.py"))
     assert (folder / "tokenization_gff.py").exists() and (folder / "features.py").exists()
     ids = tok.encode_genes([Gene("-", (Transcript("tRNA", exons=((3, 75),)),))])
     code = textwrap.dedent(f"""

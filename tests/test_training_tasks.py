@@ -9,12 +9,12 @@ import torch
 
 from genefinder.cli import main
 from genefinder.datasets_scripts.build_classification_dataset import genome_fragments, write_dataset
-from genefinder.errors import GeneFinderInputError
+from genefinder.formats.errors import GeneFinderInputError
 from genefinder.train import checkpoints, train
-from genefinder.training_config import from_dict
-from genefinder.training_monitor import read_metrics
-from genefinder.training_recipe import WeightedSampleStream
-from genefinder.training_tasks import matthews_corrcoef
+from genefinder.training.training_config import from_dict
+from genefinder.training.training_monitor import read_metrics
+from genefinder.training.training_recipe import WeightedSampleStream
+from genefinder.training.training_tasks import matthews_corrcoef
 from real_data import write_slice
 
 TINY = {"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,

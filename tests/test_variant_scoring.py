@@ -5,9 +5,9 @@ from mlm_fixtures import tiny_mlm_folder, tiny_scorer
 from vcf_fixtures import SEQID, ecoli_slice, snv_positions, write_vcf
 
 from genefinder import cli
-from genefinder.fasta import FastaFile
-from genefinder.variant_scoring import context_window, score_queries, score_snvs, substitution_queries
-from genefinder.vcf import SNV, read_snvs
+from genefinder.encoder_tools.variant_scoring import context_window, score_queries, score_snvs, substitution_queries
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.vcf import SNV, read_snvs
 
 WINDOW = 128  # nt of context in these tests: small, so a 2-layer model on one core scores 30 SNVs in well under 1 s
 

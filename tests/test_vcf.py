@@ -3,8 +3,8 @@ import io
 import pytest
 from vcf_fixtures import HEADER, ecoli_slice, snv_positions, write_vcf
 
-from genefinder.errors import GeneFinderInputError
-from genefinder.vcf import read_snvs, write_annotated_vcf
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.vcf import read_snvs, write_annotated_vcf
 
 
 @pytest.mark.parametrize("gz", [False, True])

@@ -1,11 +1,11 @@
 import pytest
 from real_data import genome
 
-from genefinder.fasta import FastaFile
-from genefinder.features import CDSPart, Gene, Transcript
-from genefinder.gff3 import read_gff3
-from genefinder.windows import (GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes,
-                                window_starts)
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.features import CDSPart, Gene, Transcript
+from genefinder.formats.gff3 import read_gff3
+from genefinder.formats.windows import (GeneIndex, genes_in_window, reverse_complement, reverse_complement_genes,
+                                        window_starts)
 
 STOPS_11 = {"TAA", "TAG", "TGA"}
 STARTS_11 = {"ATG", "GTG", "TTG", "CTG", "ATT", "ATC", "ATA"}

@@ -25,16 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.coding_frames import coding_frame_labels
-from genefinder.configuration_encoders import GeneFinderEncoderConfig
+from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
 from genefinder.configuration_genefinder import GeneFinderConfig
+from genefinder.decoding.coding_frames import coding_frame_labels
+from genefinder.decoding.orf_decoding import decode_orfs
+from genefinder.formats.windows import GeneIndex, genes_in_window, shift_genes
 from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
-from genefinder.orf_decoding import decode_orfs
+from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
 from genefinder.processing_genefinder import GeneFinderInputs
-from genefinder.region_annotation import GenomeRegion, annotate_region, score_region
 from genefinder.tokenization_gff import GFFTokenizer
-from genefinder.windows import GeneIndex, genes_in_window, shift_genes
 
 # ORF decoding's weights when the coding-frame head is its only learned coding evidence: the best head-only row of
 # the default model's validation sweep (docs/orf_decoding_sweep.md: head 0.1, length prior 0.3, start weight 32,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from genefinder.fasta import FastaFile
+from genefinder.formats.fasta import FastaFile
 
 
 @dataclass

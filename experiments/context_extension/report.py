@@ -10,7 +10,7 @@ from pathlib import Path
 
 from methods import LABELS
 
-from genefinder.machine_info import cpu_model
+from genefinder.evaluation.machine_info import cpu_model
 
 HELDOUT_TEXT = {"test-split": "the test blocks of the training genomes (the last 10% of each, never trained on)",
                 "bsubtilis_best7003": "B. subtilis BEST7003 (a genome never trained on)"}

@@ -48,11 +48,11 @@ from heldout_mlm import HeldoutSet, draw_heldout_set, masked, score  # noqa: E40
 from methods import LONGROPE_SHAPES, METHODS, rope_parameters  # noqa: E402
 from report import write_report  # noqa: E402
 
-from genefinder.configuration_encoders import GeneFinderEncoderConfig  # noqa: E402
-from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM  # noqa: E402
-from genefinder.processing_encoder import EncoderInputs  # noqa: E402
-from genefinder.region_annotation import GenomeRegion  # noqa: E402
-from genefinder.training_config import load_config  # noqa: E402
+from genefinder.annotation.region_annotation import GenomeRegion  # noqa: E402
+from genefinder.models.configuration_encoders import GeneFinderEncoderConfig  # noqa: E402
+from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM  # noqa: E402
+from genefinder.tokenization.processing_encoder import EncoderInputs  # noqa: E402
+from genefinder.training.training_config import load_config  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 TRAIN_GENOMES = ("ecoli_k12_mg1655", "ccrescentus_cb15", "saureus_502a")

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT.parent) not in sys.path:
     sys.path.insert(0, str(ROOT.parent))
 
-from genefinder.training_monitor import read_metrics  # noqa: E402
+from genefinder.training.training_monitor import read_metrics  # noqa: E402
 
 HEADS = ("pointer", "vocabulary")
 CONFIG = ROOT / "configs" / "coordinate-heads-cpu.yaml"
@@ -99,7 +99,7 @@ def teacher_forced(model, split, processor, max_windows: int, batch: int = 16) -
     """Coordinate and word metrics over the first `max_windows` windows of `split` (see the module docstring)."""
     import torch
 
-    from genefinder.training_tasks import WindowBatches, grammar_allowed
+    from genefinder.training.training_tasks import WindowBatches, grammar_allowed
 
     rows = WindowBatches(split, processor)
     n_words = model.config.gff_vocab_size
@@ -147,7 +147,7 @@ def teacher_forced(model, split, processor, max_windows: int, batch: int = 16) -
 
 
 def generation_scores(model, split, processor, max_windows: int) -> dict:
-    from genefinder.training_gene_eval import make_gene_level_eval
+    from genefinder.training.training_gene_eval import make_gene_level_eval
 
     rows = [split[i] for i in range(min(max_windows, len(split)))]
     return make_gene_level_eval(processor)(model, rows, None)
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from genefinder.errors import GeneFinderInputError
+    from genefinder.formats.errors import GeneFinderInputError
 
     try:
         main()

@@ -33,10 +33,10 @@ MAX_NT, PERMUTATIONS = 600, 10_000
 
 def coding_sequences(genome: str) -> dict[str, list[str]]:
     """{"train": [...], "validation": [...]}: in-frame CDS (5' -> 3') of every coding gene of one genome."""
-    from genefinder.fasta import FastaFile
-    from genefinder.features import to_slice
-    from genefinder.gff3 import read_gff3
-    from genefinder.windows import reverse_complement
+    from genefinder.formats.fasta import FastaFile
+    from genefinder.formats.features import to_slice
+    from genefinder.formats.gff3 import read_gff3
+    from genefinder.formats.windows import reverse_complement
 
     fa = FastaFile(DATA / genome / "genome.fna.gz")
     genes, _ = read_gff3(DATA / genome / "annotation.gff3.gz")
@@ -63,9 +63,9 @@ def main() -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from genefinder.genetic_code import CODONS, GeneticCode
-    from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM
-    from genefinder.tokenization_dna import KMER_VOCAB
+    from genefinder.decoding.genetic_code import CODONS, GeneticCode
+    from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM
+    from genefinder.tokenization.tokenization_dna import KMER_VOCAB
     from genefinder.train import checkpoints, parse_args, train
 
     torch.set_num_threads(1)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genefinder.fasta import FastaFile
+from genefinder.formats.fasta import FastaFile
 from organism_classification import kmer_features  # the same k-mer features as the classification baseline
 
 REPO = Path(__file__).resolve().parents[2]

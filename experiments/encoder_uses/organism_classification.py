@@ -50,7 +50,7 @@ def main() -> int:
     from sklearn.metrics import accuracy_score, matthews_corrcoef
 
     from genefinder.cli import main as cli
-    from genefinder.encoder_inference import embed_records, load_encoder_model
+    from genefinder.encoder_tools.encoder_inference import embed_records, load_encoder_model
     from genefinder.train import checkpoints, parse_args, train
 
     torch.set_num_threads(1)

@@ -34,11 +34,11 @@ from pathlib import Path
 import torch
 
 from genefinder import cli
-from genefinder.evaluation import parse_region
-from genefinder.fasta import FastaFile
-from genefinder.genetic_code import GeneticCode
-from genefinder.gff3 import read_gff3
-from genefinder.machine_info import cpu_model
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.evaluation.evaluation import parse_region
+from genefinder.evaluation.machine_info import cpu_model
+from genefinder.formats.fasta import FastaFile
+from genefinder.formats.gff3 import read_gff3
 
 ROOT = Path(__file__).resolve().parents[2]
 ECOLI = ROOT.parent / "shared" / "data" / "ecoli_k12_mg1655"
@@ -86,8 +86,8 @@ RANDOM_NOTE = ("**Random weights** (`--model random`: seeded initialisation, no 
 
 
 def save_random_model(folder: Path) -> str:
-    from genefinder.configuration_encoders import GeneFinderEncoderConfig
-    from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM
+    from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
+    from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM
 
     torch.manual_seed(0)
     config = GeneFinderEncoderConfig(encoder_type="aido", hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
@@ -140,7 +140,7 @@ def show(cmd: list[str], tmp: str) -> str:
 def report(args, by_class: dict[str, list[float]], n: int, seconds: dict[str, float], score_cmd: str,
            map_cmd: str) -> str:
     config = json.loads((Path(args.model) / "config.json").read_text())
-    from genefinder.modeling_genefinder_encoder import GeneFinderForMaskedLM
+    from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM
 
     params = sum(p.numel() for p in GeneFinderForMaskedLM.from_pretrained(args.model).parameters())
     table = ["| SNV class | SNVs | mean LLR | median LLR | LLR < 0 |", "|---|---:|---:|---:|---:|"]

@@ -33,16 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from genefinder.annotate_cli import load_model
-from genefinder.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.atomic_output import atomic_path
-from genefinder.errors import GeneFinderInputError
-from genefinder.evaluation import coding_genes, evaluate
-from genefinder.genetic_code import GeneticCode
-from genefinder.machine_info import cpu_model
-from genefinder.orf_decoding import Candidates, called_genes, scored_candidates
-from genefinder.region_annotation import GenomeRegion
-from genefinder.windows import reverse_complement
+from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
+from genefinder.annotation.region_annotation import GenomeRegion
+from genefinder.commands.annotate_cli import load_model
+from genefinder.decoding.genetic_code import GeneticCode
+from genefinder.decoding.orf_decoding import Candidates, called_genes, scored_candidates
+from genefinder.evaluation.evaluation import coding_genes, evaluate
+from genefinder.evaluation.machine_info import cpu_model
+from genefinder.formats.atomic_output import atomic_path
+from genefinder.formats.errors import GeneFinderInputError
+from genefinder.formats.windows import reverse_complement
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("GENEFINDER_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -1,0 +1,1 @@
+"""Genome annotation drivers: whole genomes and regions in, genes out."""

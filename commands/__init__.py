@@ -1,0 +1,1 @@
+"""Subcommands of the `genefinder` CLI: annotate, embed and classify."""

@@ -1,0 +1,1 @@
+"""Evaluation against reference annotations: gene and nucleotide scores, error analysis and machine info."""

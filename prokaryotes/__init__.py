@@ -1,0 +1,1 @@
+"""Network-free prokaryotic gene finding: self-training, coding libraries, start sites and genetic-code choice."""
