@@ -24,7 +24,7 @@ CUDA: `torch.cuda.max_memory_allocated()` minus the allocation before the forwar
     .venv/bin/python benchmarks/benchmark_model.py                  # CPU (and CUDA if present); ~7 min on 2 idle cores
     .venv/bin/python benchmarks/benchmark_model.py --device cuda    # GPU section only (keeps the CPU section)
 
-Writes docs/benchmarks_model.md, replacing only the section of the device it ran on.
+Writes docs/results/benchmarks_model.md, replacing only the section of the device it ran on.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = REPO / "docs" / "benchmarks_model.md"
+DEFAULT_OUT = REPO / "docs" / "results" / "benchmarks_model.md"
 
 
 def _shared(*parts: str) -> Path:

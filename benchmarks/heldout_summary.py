@@ -1,7 +1,7 @@
 """Two gene finders over every held-out genome at once: each genome's gene and stop F1, and the paired bootstrap.
 
     .venv/bin/python benchmarks/heldout_summary.py --names genefinder Prodigal \
-        --genome bsubtilis_best7003 REF.gff3 A.gff3 B.gff3 --genome ... --out-md docs/heldout_summary.md
+        --genome bsubtilis_best7003 REF.gff3 A.gff3 B.gff3 --genome ... --out-md docs/results/heldout_summary.md
 
 One held-out genome says little about a 0.002 difference (`paired_bootstrap.py`); several from different phyla
 say more. For each `--genome NAME REF A B` (predictions A and B of the genome REF annotates, each read as

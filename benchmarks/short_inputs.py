@@ -1,7 +1,7 @@
 """Inputs too short to self-train on (a plasmid, a phage, one metagenome contig): each slice of a genome annotated
 alone, self-trained or reading the pre-trained coding library (coding_library.py).
 
-    .venv/bin/python benchmarks/short_inputs.py --out-md docs/short_inputs.md
+    .venv/bin/python benchmarks/short_inputs.py --out-md docs/results/short_inputs.md
 
 1. **Choosing `min_self_training_nt`, leaving each training genome out.** For each training genome and each
    `--sizes` length, slices spread evenly over the genome, `--nt-per-size` of them in all (as many genes at every

@@ -1,7 +1,7 @@
-"""The record of a training run made of one or more phases: docs/<name>.md (table) + docs/<name>/*.png (curves).
+"""The record of a training run made of one or more phases: OUT.md (a table) + OUT-phaseN/*.png (curves).
 
     .venv/bin/python benchmarks/training_record.py runs/bacteria-cpu:200 runs/bacteria-cpu-constrained \\
-        runs/bacteria-cpu-frames --title "The default model's training run" --out docs/default_model_training
+        runs/bacteria-cpu-frames --title "The default model's training run" --out docs/results/default_model_training
 
 Each argument is a train.py run directory, optionally `:STEP` for the checkpoint a later phase started from
 (default: the run's last checkpoint). Everything comes from the run's files (train_config.yaml,

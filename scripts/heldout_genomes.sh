@@ -3,11 +3,12 @@
 #   bash scripts/heldout_genomes.sh          (~25 min on 2 cores, most of it Augustus on the Debian genomes)
 # 1. the seven genomes Debian ships as test data (benchmarks/debian_genomes.py: a spirochaete, two
 #    alphaproteobacteria, four archaea), each run through benchmarks/baselines.py (Prodigal, pyrodigal, Augustus,
-#    genefinder) into docs/heldout_debian_genomes.md, every tool's GFF3 kept in out/NAME/baselines/;
+#    genefinder) into docs/results/heldout_debian_genomes.md, every tool's GFF3 kept in out/NAME/baselines/;
 # 2. the two held-out genomes of ../shared/data, annotated by genefinder and Prodigal as the README's commands do
-#    (their full tables: docs/heldout_bsubtilis.md, docs/heldout_mgenitalium.md; M. genitalium reads table 4);
-# 3. benchmarks/heldout_summary.py over all nine (docs/heldout_summary.md) and over the five bacteria
-#    (docs/heldout_summary_bacteria.md).
+#    (their full tables: docs/results/heldout_bsubtilis.md, docs/results/heldout_mgenitalium.md; M. genitalium
+#    reads table 4);
+# 3. benchmarks/heldout_summary.py over all nine (docs/results/heldout_summary.md) and over the five bacteria
+#    (docs/results/heldout_summary_bacteria.md).
 # SUMMARY_ONLY=1 skips 1 and 2 and summarises the predictions an earlier run kept.
 # Needs Debian's prodigal and augustus (apt-get install -y prodigal augustus) and the `baselines` extra
 # (pip install -e ".[baselines]": pyrodigal, biopython).
@@ -28,7 +29,7 @@ if [ "${SUMMARY_ONLY:-0}" != 1 ]; then
     "$PY" benchmarks/baselines.py --fasta out/$g/genome.fna.gz --gff out/$g/annotation.gff3.gz --organism-type bacteria \
       --augustus-species E_coli_K12 --genetic-code 11 --name ${g}_heldout \
       --genefinder-cmd "$GF annotate {fasta} -o {out}" --keep out/$g/baselines \
-      --out-md docs/heldout_debian_genomes.md
+      --out-md docs/results/heldout_debian_genomes.md
   done
 
   shared() {  # NAME GENOME_DIR TABLE: genefinder and Prodigal on a genome of ../shared/data, into out/NAME/
@@ -48,5 +49,5 @@ row() { echo --genome $1 out/$1/annotation.gff3.gz out/$1/baselines/genefinder.g
 for g in $DEBIAN_BACTERIA; do bacteria+=($(row $g)); done
 archaea=()
 for g in $DEBIAN_ARCHAEA; do archaea+=($(row $g)); done
-"$PY" benchmarks/heldout_summary.py --names genefinder Prodigal "${bacteria[@]}" "${archaea[@]}" --out-md docs/heldout_summary.md
-"$PY" benchmarks/heldout_summary.py --names genefinder Prodigal "${bacteria[@]}" --out-md docs/heldout_summary_bacteria.md
+"$PY" benchmarks/heldout_summary.py --names genefinder Prodigal "${bacteria[@]}" "${archaea[@]}" --out-md docs/results/heldout_summary.md
+"$PY" benchmarks/heldout_summary.py --names genefinder Prodigal "${bacteria[@]}" --out-md docs/results/heldout_summary_bacteria.md

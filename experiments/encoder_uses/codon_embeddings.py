@@ -1,6 +1,6 @@
 """Do synonymous codons cluster? A codon-token (kmer = 3) masked LM on bacterial coding sequences.
 
-    .venv/bin/python experiments/encoder_uses/codon_embeddings.py   # -> docs/encoder_uses_codons.md + .png
+    .venv/bin/python experiments/encoder_uses/codon_embeddings.py   # -> docs/results/encoder_uses_codons.md + .png
 
 One run: every coding gene of E. coli K-12 and B. subtilis (gff3.read_gff3 + fasta.FastaFile, reverse-complemented
 on the minus strand, so each sequence starts in frame) becomes a row of a `dna` dataset (its first 600 nt = 200
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 GENOMES = ("ecoli_k12_mg1655", "bsubtilis_best7003")
 DATASET, RUN, CONFIG = REPO / "datasets/cds-codons", REPO / "runs/codon-mlm-cpu", REPO / "configs/codon-mlm-cpu.yaml"
-OUT, FIGURE = REPO / "docs/encoder_uses_codons.md", REPO / "docs/encoder_uses_codons.png"
+OUT, FIGURE = REPO / "docs/results/encoder_uses_codons.md", REPO / "docs/results/encoder_uses_codons.png"
 MAX_NT, PERMUTATIONS = 600, 10_000
 
 

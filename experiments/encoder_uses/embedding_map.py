@@ -1,7 +1,7 @@
 """What `genefinder embed` gives: mean-pooled embeddings of 500-nt fragments of five bacteria, drawn in 2-D (PCA).
 
     .venv/bin/python experiments/encoder_uses/embedding_map.py --model runs/context-extension/base/checkpoint-300
-        # -> docs/encoder_uses_embeddings.md + .png
+        # -> docs/results/encoder_uses_embeddings.md + .png
 
 Fragments are drawn at seeded random positions of each genome in ../shared/data, written as one FASTA and
 embedded by the `genefinder embed` command itself (parquet out). Besides the picture, one number says how
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-genome", type=int, default=200)
     ap.add_argument("--length", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=REPO / "docs" / "encoder_uses_embeddings")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "results" / "encoder_uses_embeddings")
     args = ap.parse_args(argv)
     import matplotlib
 

@@ -1,6 +1,6 @@
 """Organism of a 500-nt fragment: genefinder's sequence classifier vs a k-mer + logistic-regression baseline.
 
-    .venv/bin/python experiments/encoder_uses/organism_classification.py      # -> docs/encoder_uses_classification.md
+    .venv/bin/python experiments/encoder_uses/organism_classification.py  # -> docs/results/encoder_uses_classification.md
 
 One run does everything: builds the dataset (`genefinder build-classification-dataset --genome ...`: four bacteria
 from ../shared/data, fragments tiled inside train / validation / test blocks of each chromosome, so no two splits
@@ -27,7 +27,7 @@ DATA = REPO.parent / "shared" / "data"
 GENOMES = {"E. coli": "ecoli_k12_mg1655", "B. subtilis": "bsubtilis_best7003", "S. aureus": "saureus_502a",
            "M. genitalium": "mgenitalium_g37"}
 DATASET, RUN, CONFIG = REPO / "datasets/organism-500", REPO / "runs/organism-cls-cpu", REPO / "configs/organism-cls-cpu.yaml"
-OUT = REPO / "docs/encoder_uses_classification.md"
+OUT = REPO / "docs/results/encoder_uses_classification.md"
 
 
 def kmer_features(seqs: list[str], k: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Does a protein-sequence CNN tell real short genes from chance ORFs better than the ORF decoder's own score?
 
-    .venv/bin/python experiments/protein_likeness/probe.py --out-md docs/protein_likeness.md
+    .venv/bin/python experiments/protein_likeness/probe.py --out-md docs/results/protein_likeness.md
 
 The default decoder's remaining gap to Prodigal is short genes it does not call (README, Status). Before a second
 network is shipped for them, this measures whether one would add evidence the decoder lacks. For each training
@@ -189,7 +189,7 @@ def roc_auc(score: np.ndarray, real: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out-md", type=Path, default=Path("docs/protein_likeness.md"))
+    ap.add_argument("--out-md", type=Path, default=Path("docs/results/protein_likeness.md"))
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
