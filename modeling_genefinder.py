@@ -12,7 +12,7 @@ linear layer, coordinate logits from a scaled dot product of the decoder state w
 A coordinate token fed back to the decoder is embedded as its nucleotide key, so the decoder sees *what* it
 pointed at. Nothing bounds the window length: a model trained on 8 kb windows names positions in 128 kb ones.
 `config.coordinate_head = "vocabulary"` swaps this for the alternative it was measured against
-(docs/coordinate_heads.md): a fixed coordinate vocabulary of `max_coordinates` learned rows.
+(docs/results/coordinate_heads.md): a fixed coordinate vocabulary of `max_coordinates` learned rows.
 
 Shape legend: B batch, L DNA tokens, N nucleotides in the window, T GFF tokens, E encoder width,
 D decoder width, H heads, hd head dim, V = gff words + N.

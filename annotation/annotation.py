@@ -60,7 +60,7 @@ logger = logging.getLogger(__name__)
 
 DECODINGS = ("auto", "orf", "generate")
 # nt of records whose strands (ORFs, hexamers, start-scorer inputs: ~10 bytes per nt both strands) an annotator
-# keeps between ORF-decoding passes: any bacterial genome, and far under the machine's memory
+# keeps between ORF-decoding passes: any bacterial genome, in about 0.5 GB
 MAX_CACHED_NT = 50_000_000
 
 
@@ -116,29 +116,22 @@ class AnnotationSettings:
     num_beams: int = 1
     # models with a coding-frame head (config.coding_frame_loss_coef > 0): drop a generated gene unless the head
     # reads at least this fraction of its CDS nucleotides in the gene's own frame and strand; 0 keeps every gene
-    min_frame_agreement: float = 0.4  # chosen on validation DNA: docs/frame_agreement_sweep.md
+    min_frame_agreement: float = 0.4
     decoding: str = "auto"  # DECODINGS; see the module docstring
-    # ORF decoding (orf_decoding.py), chosen on validation DNA: docs/orf_decoding_sweep.md. With the input's own
-    # hexamer statistics the coding-frame head added nothing there (best mean gene F1 0.822 with it, 0.828
-    # without), so by default the network is not run: --head-weight 0.1 brings it back
-    head_weight: float = 0.0  # weight of the coding-frame head's log-odds (0: the network-free decoder)
-    # nats per nt of ORF: 0.2 on validation blocks with the model's scorer and no refit (docs/orf_decoding_sweep.md);
-    # with the refits, leaving each training genome out, whole chromosomes, mean gene F1 0.817 / 0.819 / 0.819 /
-    # 0.817 at 0.125 / 0.15 / 0.175 / 0.2 (docs/start_refit_length_prior.md): a refitted scorer needs less push
-    # towards long ORFs to place starts. A flat optimum: gene bias 35 or 40 with it, 0.819 either way
-    # (docs/start_refit_length_prior_gene_bias.md)
+    # ORF decoding (orf_decoding.py). Every default below was chosen on validation DNA or leaving each training
+    # genome out, never on a held-out genome; docs/decoder_choices.md records how.
+    # With the input's own hexamer statistics the coding-frame head adds nothing, so by default the network is
+    # not run (0: the network-free decoder)
+    head_weight: float = 0.0  # weight of the coding-frame head's log-odds
+    # nats per nt of ORF: a push towards long ORFs. A scorer refitted on the input places starts well with less
+    # of it than the model's own scorer needs
     length_prior: float = 0.15
     # nats per nt a start lies upstream of its ORF's most downstream one (orf_decoding.length_scores); None: the
-    # length prior, every nt of a gene alike. Placing starts with a lower one than genes are called with did no
-    # better: length prior 0.2 with 0.1 / 0.15 / 0.2 here, mean gene F1 0.819 / 0.818 / 0.817, stop F1 lower
-    # (docs/start_refit_upstream_prior.md)
+    # length prior, every nt of a gene alike
     upstream_prior: float | None = None
-    # weight of a start's logit above the record's average start codon's, added to its gene's score (Prodigal's
-    # start score counts towards calling a gene), with the gene bias raised to match: leaving each genome out,
-    # whole chromosomes, at length prior 0.15, (evidence, bias) (0, 40) / (3, 40) / (3, 50) / (3, 55) gave mean gene
-    # F1 0.819 / 0.819 / 0.821 / 0.821, mean start accuracy 0.854 / 0.855 / 0.854 / 0.855; the tie went to the
-    # better starts (docs/start_refit_start_evidence_bias.md). Without raising the bias (at length prior 0.2, bias
-    # 40) evidence 1 / 2 / 4 lost S. aureus to false genes: docs/start_refit_start_evidence.md
+    # weight of a start's logit above the record's average start codon's, added to its gene's score (as Prodigal's
+    # start score counts towards calling a gene); the gene bias is raised to match, or false genes with a strong
+    # start codon come in
     start_evidence: float = 3.0
     start_weight: float = 16.0  # weight of log P(start | ORF) under the start scorer
     gene_bias: float = 55.0  # nats of evidence a gene must add to be called
@@ -146,40 +139,30 @@ class AnnotationSettings:
     # end, as genes do at a contig's edges in a draft assembly, and comes out marked partial
     closed_ends: bool = False
     # the logit of a start beyond a record's 5' end, above the record's average start codon's (it has no DNA to
-    # read): how likely a gene the end cuts is, against the ORF's own start codons. On the training genomes cut
-    # into 10 kb contigs, 0 / 2 / 4 / 6 / 8 / 12 / 16 gave mean gene F1 0.802 / 0.822 / 0.831 / 0.835 / 0.834 /
-    # 0.834 / 0.832 (docs/edge_start_sweep.md): a cut gene's ORF runs to the edge, and its start most often lies
-    # beyond it
+    # read): how likely a gene the end cuts is, against the ORF's own start codons. A cut gene's ORF runs to the
+    # edge, and its start most often lies beyond it, so this is well above 0
     edge_start_logit: float = 6.0
     max_overlap: int = 60  # nt a called gene may share with the one before it on the same strand
     # nt it may share with the one before it on the other strand where their 3' ends meet (-> <-) and where their
-    # 5' ends meet (<- ->); None: `max_overlap`. Prodigal's bounds (200 and 0) did no better: leaving each genome
-    # out, whole chromosomes, 60 / 120 / 200 x 0 / 60 gave mean gene F1 0.821-0.822, each genome within 0.002 of
-    # one bound for all (docs/start_refit_overlaps.md), so that stays the default
+    # 5' ends meet (<- ->); None: `max_overlap`, one bound for all (Prodigal's 200 and 0 do no better)
     max_convergent_overlap: int | None = None
     max_divergent_overlap: int | None = None
     # self-training on the input (self_training.py): weight of the genome's own hexamer log-odds (0: no first pass)
     hexamer_weight: float = 2.0
     self_training_rounds: int = 1  # network-free passes that fit the hexamer statistics, each on the last's genes
-    # nt; shorter genes of those passes are not counted. Validation cannot tell 0, 300 and 500 apart (mean gene F1
-    # within 0.002 in docs/orf_decoding_sweep.md and docs/orf_decoding_sweep_small_inputs.md); 500 keeps short
-    # ORFs inside rRNA genes out of the statistics, which on an rRNA-rich input (the bundled example) teach them
-    # as coding: see the README on how that was found
+    # nt; shorter genes of those passes are not counted: this keeps short ORFs inside rRNA genes out of the
+    # statistics, which on an rRNA-rich input (the bundled example) would teach them as coding
     self_training_min_length: int = 500
     # nt; an input shorter than this in all (a plasmid, a phage, one metagenome contig) is not self-trained on: it
     # reads the model's pre-trained coding statistics at its GC content instead (coding_library.py), when the
-    # model folder has them and their genetic code is the input's (chosen leaving each training genome out of the
-    # library: docs/short_inputs.md). 0: always self-train
+    # model folder has them and their genetic code is the input's. 0: always self-train
     min_self_training_nt: int = 50_000
-    # refit the start scorer on the input's own called genes, L2-pulled towards the model's (chosen leaving each
-    # training genome out of the scorer's fit and scoring its whole chromosome: docs/start_refit_whole_genomes.md;
-    # the validation blocks alone could not tell 0.001 from 0.01: docs/start_refit.md)
+    # refit the start scorer on the input's own called genes, L2-pulled towards the model's
     refit_starts: bool = True
     start_refit_l2: float = 0.01
     # refits in a row, each on the genes the last one's scorer calls (always pulled towards the model's scorer):
-    # the first refit's scorer places starts better, so its genes teach the next one better starts. Leaving each
-    # training genome out, whole chromosomes, mean gene F1 0.811 / 0.815 / 0.816 / 0.817 for 1-4 rounds
-    # (docs/start_refit_rounds.md; more were not tried: each costs a decoding pass and a refit)
+    # the first refit's scorer places starts better, so its genes teach the next one better starts; each round
+    # costs a decoding pass and a refit
     start_refit_rounds: int = 4
 
     def __post_init__(self):

@@ -5,7 +5,7 @@ Three sources, one per run, for train.py's `classification` stage:
 - `--csv FILE`: a header naming `sequence` and `label` columns, one sequence per row;
 - `--fasta FILE:LABEL` (repeatable): every record of the file is one sequence of that class;
 - `--genome FASTA:LABEL` (repeatable) with `--fragment N`: non-overlapping N-nt fragments of a whole genome, the
-  real task of docs/encoder_uses.md (which organism does a 500-nt fragment come from?). Each record is cut into
+  real task of docs/results/encoder_uses_classification.md (which organism does a 500-nt fragment come from?). Each record is cut into
   contiguous train / validation / test blocks first (build_dataset.split_regions), so no two splits share a
   genome position; fragments with an N are dropped; `--max-per-class` caps the train split (validation and
   test get the same share of it as their fractions), drawn with a seeded RNG.

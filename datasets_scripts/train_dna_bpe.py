@@ -39,7 +39,7 @@ def train_dna_bpe(
     *,
     vocab_size: int = 4096,  # DNABERT-2's size
     min_frequency: int = 2,  # DNABERT-2's: a merge must occur at least twice
-    chunk_length: int = 2_000,  # pairs lost at chunk edges < 0.1%; 10 kb chunks train 3x slower
+    chunk_length: int = 2_000,  # pairs lost at chunk edges < 0.1%; longer chunks train slower
     show_progress: bool = False,
 ) -> PreTrainedTokenizerFast:
     """Learn a BPE vocabulary of `vocab_size` tokens from DNA strings and save it into `out_dir`.

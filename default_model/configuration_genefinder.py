@@ -41,7 +41,7 @@ class GeneFinderConfig(PretrainedConfig):
             like Mixtral's `router_aux_loss_coef`, it is read by `forward` when `coding_labels` are given.
         coding_head_layers: dilated residual convolutions (dilation 1, 3, 9, ...; kernel 5) over the pointer keys
             before the coding-frame head. The keys see a few nucleotides each; the reading frame is a property of
-            hundreds, so a linear head reads it poorly (validation accuracy 0.54 for the default model). 0
+            hundreds, so a linear head alone reads it poorly. 0
             (default) is that linear head alone; the layers are added after it in the state dict, so a
             checkpoint with the linear head initialises a model with layers (`init_from`).
         coordinate_head: how coordinate tokens are scored and embedded. "pointer" (default): a dot product of the
@@ -49,7 +49,7 @@ class GeneFinderConfig(PretrainedConfig):
             at, so the head reads the DNA it names and no window is too long for it. "vocabulary": a fixed
             coordinate vocabulary, one learned output row and input embedding per window position up to
             `max_coordinates`, as a text model would have; it cannot name a later position. Kept as the
-            measured alternative (docs/coordinate_heads.md, experiments/coordinate_heads/).
+            measured alternative (docs/results/coordinate_heads.md, experiments/coordinate_heads/).
         max_coordinates: positions the "vocabulary" head names (the training window); unused by "pointer".
         start_site_context: `[upstream, downstream]` nt around a start codon read by the start-site scorer
             (`start_sites.py`) that ORF decoding uses to place starts; None (default) builds no scorer. Its

@@ -50,13 +50,11 @@ advanced by one token per step; beams share states, and a beam reorder only chan
 prefix. A prefix not seen at the previous step is re-parsed from the start. A prefix that already breaks the
 grammar (a forced `decoder_input_ids` outside it) gets `</s>` then `<pad>`.
 
-*Cost* (measured on the 2-core CPU of DESIGN.md while other jobs kept its load near 5, so upper bounds):
-32 windows of 8 kb, per decoding step, 1.3-2 ms for bacteria (table 11, no introns) and 2-6 ms with introns
-(C. elegans, table 1), of CPU time; building the tables costs about 5-10 ms per window and strand, once,
-spread over the first steps (intron tables are built only for the settings a row actually uses). Re-parsing
-a 300-token prefix from scratch costs 8-20 ms per row, so re-parsing all 32 rows at every step would cost
-some 100 times the incremental update: hence the cache. Memory: about 7 MB per 64 kb window without introns,
-up to ~20 MB with them.
+*Cost.* The per-window tables are built once per window and strand, spread over the first steps (intron tables
+only for the settings a row actually uses); after that a step is a few slices and gathers per row. Re-parsing a
+prefix from scratch costs time in proportion to its length, and every row at every step would make decoding
+quadratic in the number of tokens: hence the cache, which advances each row by one token. Memory grows with the
+window length, and more with introns allowed.
 
 *Length limit.* `generate` may stop at `max_length` in the middle of a gene. The processor does not promise
 to prevent that; instead (a) given `max_length`, it stops opening genes and closes the open one as soon as
@@ -65,10 +63,9 @@ and when it has no `</s>` drops its last gene (complete or not: the model may ha
 it). With both, every row decodes.
 
 *Diagnostics.* `first_forbidden(window, ids)` says whether a reference annotation is expressible (the
-index of the first forbidden token), `allowed_next(window, ids)` what may follow a prefix. On real genomes
-(8 kb windows, both orientations) the grammar accepts 98% of E. coli windows (the rest: selenoproteins,
-programmed frameshifts, start/stop codons straddling the window edge), all M. genitalium windows (table 4)
-and 250 of 252 C. elegans windows (a GT-CG intron); in yeast, start codons split by an intron are rejected.
+index of the first forbidden token), `allowed_next(window, ids)` what may follow a prefix. The reference genes
+it cannot express are the exotic ones named above: selenoproteins, programmed frameshifts, start/stop codons
+straddling the window edge or split by an intron, non-canonical introns (GT-CG).
 
 Token ids: words have fixed ids (`tokenization_gff.WORDS`); coordinate `@p` (1-based) is id
 `n_words + p - 1`; scores have `n_words + L_max` columns, L_max the longest window of the batch.
@@ -624,8 +621,8 @@ class GFFGrammarLogitsProcessor(LogitsProcessor):
                 L = self._row(key[0]).L
                 penalty[r, n:n + L] = np.where(pos[:L], np.float32(0.0), np.float32(-np.inf))
         self._states = states
-        # An additive mask. On CPU float32 the add runs in numpy: torch's threaded elementwise kernels cost
-        # milliseconds per call on a busy machine, numpy's single-threaded add ~0.1 ms for 32 x 8 kb.
+        # An additive mask. On CPU float32 the add runs in numpy: for a mask this small, torch's threaded
+        # elementwise kernel pays more in thread hand-off than in arithmetic; numpy's single-threaded add does not.
         if scores.device.type == "cpu" and scores.dtype == torch.float32:
             return torch.from_numpy(scores.detach().numpy() + penalty)
         return scores + torch.from_numpy(penalty).to(device=scores.device, dtype=scores.dtype)

@@ -1,4 +1,4 @@
-"""The DNA encoder on its own: masked-LM pre-training, sequence classification and embeddings (issue #8).
+"""The DNA encoder on its own: masked-LM pre-training, sequence classification and embeddings.
 
 The same encoders the gene finder uses (modeling_encoders.py: DNABERT-2 or AIDO.DNA, chosen by
 `config.encoder_type`), with BERT-style heads on top:
@@ -9,8 +9,8 @@ The same encoders the gene finder uses (modeling_encoders.py: DNABERT-2 or AIDO.
   AIDO.DNA key names (`bert.encoder.layer.0...`, `cls.predictions...`): upstream checkpoints load with
   `from_pretrained`, and our checkpoints read as theirs.
 - `GeneFinderForSequenceClassification`: encoder + mean pooling + dropout + linear -> `SequenceClassifierOutput`.
-  Mean pooling over the attention mask rather than the [CLS] state: in earlier experiments mean pooling won, and
-  the single-nucleotide and codon encoders have no [CLS] at all (processing_encoder.py).
+  Mean pooling over the attention mask rather than the [CLS] state: the single-nucleotide and codon encoders have
+  no [CLS] at all (processing_encoder.py), and a mean reads every position of the sequence alike.
 
 Every model has `embed(input_ids, attention_mask) -> (B, E)`, the masked mean of the last hidden states
 (`mean_pool`), which `genefinder embed` writes out. Inputs come from processing_encoder.EncoderInputs.

@@ -2,8 +2,8 @@
 
 `genefinder annotate`'s default (ORF decoding with `head_weight` 0, annotation.py) never runs the encoder or the
 decoder: it weighs ORFs by the input's own hexamer statistics, a length prior and the start scorer. Loading the
-whole model for it costs more than a third of the work on a bacterial genome, mostly in importing the network's
-code (transformers: ~3.5 s of the ~19 s the held-out B. subtilis genome takes). `NetworkFreeModel` reads
+whole model for it would cost a large part of the work on a bacterial genome, mostly in importing the network's
+code (transformers). `NetworkFreeModel` reads
 config.json and the `start_scorer.*` tensors of model.safetensors alone (and holds the folder's coding library,
 coding_library.py), and stands in for the model wherever the annotator reads it; anything that needs the network
 (the coding-frame head, generation) loads the full model.

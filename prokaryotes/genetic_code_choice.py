@@ -5,11 +5,10 @@ Annotated under the wrong table, a table-4 genome has its genes cut at every TGA
 genes run on through their TGA stops; either way its genes score worse than under its own table. So the input is
 decoded network-free under each table, each time self-trained on itself (its own hexamer statistics; no start
 refit, the costly part), and the total score of its called genes per kb compared: table 4 is chosen only when it
-scores at least AUTO_MARGIN times table 11's, table 11 being the common case (and Prodigal's default). On the five
-bacterial genomes of ../shared/data, table 4 / table 11 is 0.42-0.99 for the four table-11 genomes and 1.65 for
-M. genitalium (table 4): `benchmarks/genetic_code_choice.py`, docs/genetic_code_choice.md. Choosing costs two such
-self-trainings, a few seconds for a bacterial genome, so it runs only when asked for (`genefinder annotate
---genetic-code auto`, or `genetic_code="auto"` in the pipeline).
+scores at least AUTO_MARGIN times table 11's, table 11 being the common case (and Prodigal's default);
+`benchmarks/genetic_code_choice.py` prints the ratio on genomes of either table. Choosing costs two such
+self-trainings, so it runs only when asked for (`genefinder annotate --genetic-code auto`, or
+`genetic_code="auto"` in the pipeline).
 
 This module is Hub remote code: numpy, torch and siblings only.
 """

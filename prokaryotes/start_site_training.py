@@ -74,15 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_pair_arguments(parser)
     parser.add_argument("--out", required=True, help="output folder (must not exist): the model with its scorer")
     parser.add_argument("--context", type=int, nargs=2, default=(50, 20), metavar=("UPSTREAM", "DOWNSTREAM"),
-                        help="nt read before and after the start codon (default 50 20: on the default model's "
-                             "training genomes it places 74%% of the validation blocks' starts, 30 12 70%%, as "
-                             "this command prints)")
+                        help="nt read before and after the start codon (default 50 20: the ribosome binding "
+                             "site and the first codons; this command prints the start accuracy it reaches)")
     parser.add_argument("--motifs", type=int, nargs="*", default=[4, 5, 6], metavar="K",
-                        help="k-mer lengths of the Shine-Dalgarno tracks read beside the DNA (default 4 5 6: "
-                             "docs/start_site_motifs.md; none: --motifs with no value)")
+                        help="k-mer lengths of the Shine-Dalgarno tracks read beside the DNA (default 4 5 6; "
+                             "none: --motifs with no value)")
     parser.add_argument("--detectors", type=int, default=0, metavar="N",
                         help="motif detectors (a convolutional layer) beside the linear filter (default 0: linear "
-                             "only; docs/start_site_motifs.md compares)")
+                             "only)")
     parser.add_argument("--detector-width", type=int, default=9, metavar="NT", help="their width (odd; default 9)")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty on the filter (default 1e-3)")
 

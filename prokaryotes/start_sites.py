@@ -9,8 +9,8 @@ over one-hot DNA and, optionally, Shine-Dalgarno tracks (`motif_lengths`): per k
 position are a piece of the sequence that pairs with the 3' end of 16S rRNA. One-hot DNA alone must spell a
 binding site out base by base at each spacing, which a linear filter can only average over; a track says "a
 4-mer of the binding site starts here" in one channel, and the filter learns at what spacing it counts
-(leaving each training genome out, the scorer alone places 66% of starts with one-hot DNA, 71% with the
-tracks of 4-6 nt: docs/start_site_motifs.md). It has no bias: it is fitted (`fit`) to rank the true start above the other start
+(leaving each training genome out, the tracks of 4-6 nt place more starts than one-hot DNA alone:
+docs/decoder_choices.md). It has no bias: it is fitted (`fit`) to rank the true start above the other start
 codons of the same ORF (a softmax over each ORF's candidates), where a constant cancels: on annotated genomes by
 `start_site_training.py` (the model's scorer), and again on the genes of the input genome itself, pulled
 towards the model's scorer (`self_training.py`). ORF decoding adds `start_weight` x this score to a candidate
@@ -313,8 +313,7 @@ def fit_detectors(scorer: StartSiteScorer, train: StartExamples, epochs: int = 2
                   lr: float = 3e-3, batch_orfs: int = 2048, seed: int = 0) -> float:
     """Fit the whole scorer (linear filter, detectors and their filter) in place, from where it is (after `fit`
     of the linear filter), by AdamW on minibatches of `batch_orfs` whole ORFs, shuffled with `seed`; returns the
-    last epoch's mean loss. Its settings were tried leaving each training genome out (ad hoc, scratch): 16 or
-    32 detectors, 9 nt, 20 epochs, weight decay 1e-4 to 0.03; docs/start_site_motifs.md reports the defaults."""
+    last epoch's mean loss."""
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
