@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                                             "{genetic_code} {organism_type} are filled in")
     p.add_argument("--genefinder-variant", action="append", default=[], metavar="NAME=TEMPLATE",
                    help="another genefinder row, e.g. an ablation: genefinder-no-head='.venv/bin/genefinder annotate "
-                        "{fasta} -o {out} --head-weight 0'; repeatable; NAME of letters, digits, ., - and _")
+                        "{fasta} -o {out} --set head_weight=0'; repeatable; NAME of letters, digits, ., - and _")
     p.add_argument("--keep", type=Path, help="also copy every tool's GFF3 into this folder")
     p.add_argument("--tools", nargs="+", choices=TOOLS, default=list(TOOLS),
                    help="run only these (default: all; Prodigal and pyrodigal run on bacteria only)")

@@ -30,10 +30,11 @@ from genefinder.formats.gff3 import read_gff3
 
 # penalty -> values tried (log-space, <= 0); lengths stay at their defaults (set from the training genes)
 GRID = {
-    "gene_start": (-2.0, -4.0, -6.0, -8.0, -10.0, -13.0, -16.0, -20.0),
+    "gene_start": (-2.0, -4.0, -6.0, -8.0, -10.0, -13.0, -16.0, -20.0, -25.0, -30.0),
     "exon_to_intron": (-0.5, -1.0, -2.0, -3.0, -4.5, -6.0, -8.0),
     "intron_to_exon": (-0.5, -1.0, -2.0, -3.0, -4.5, -6.0, -8.0),
     "gc_donor": (-1.0, -2.0, -3.0, -4.5, -6.0),
+    "splice_weight": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0),  # used where the model has splice-site scorers
 }
 
 
@@ -57,11 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         reference, _ = read_gff3(gff)
         t0 = time.perf_counter()
         records = [(n, fa.fetch(n, 0, fa.length(n))) for n in fa.names]
-        evidence = [(n, dna, model.predict_log_probs(dna)) for n, dna in records]
+        scorers = model.splice_sites
+        evidence = [(n, dna, model.predict_log_probs(dna), None if scorers is None else scorers.decoder_bonus(dna))
+                    for n, dna in records]
     print(f"network: {sum(len(d) for _, d in records):,} nt in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
     def score(params):
-        predicted = [g for n, dna, lp in evidence for g in decode_gene_structure(dna, lp, params, seqid=n)]
+        predicted = [g for n, dna, lp, sites in evidence for g in decode_gene_structure(
+            dna, lp, params, seqid=n, splice=None if sites is None else params.splice_weight * sites)]
         return evaluate(predicted, reference)
 
     best = decoding_params(model)
@@ -69,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     start = {level: best_scores[level].f1 for level in ("base", "exon", "gene")}
     for round_no in range(args.rounds):
         for name, values in GRID.items():
+            if name == "splice_weight" and scorers is None:
+                continue
             for value in values:
                 trial = replace(best, **{name: value})
                 scores = score(trial)
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                     best, best_scores = trial, scores
             print(f"round {round_no + 1} {name}={getattr(best, name):g}: exon F1 {best_scores['exon'].f1:.4f} "
                   f"gene F1 {best_scores['gene'].f1:.4f}", file=sys.stderr)
-    tuned = {k: v for k, v in asdict(best).items() if k in GRID}
+    tuned = {k: v for k, v in asdict(best).items() if k in GRID and (k != "splice_weight" or scorers is not None)}
     print(json.dumps({"start": start, "tuned": {level: best_scores[level].f1 for level in ("base", "exon", "gene")},
                       "decoding": tuned}, indent=1))
     if args.write:

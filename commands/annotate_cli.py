@@ -11,6 +11,7 @@ output is byte-identical to a one-process run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -20,8 +21,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import yaml
+
 from .annotate_eukaryote import GENE_STRUCTURE_MODEL_TYPE, model_type, run_gene_structure_annotation
-from ..annotation.annotation import (DECODINGS, JOIN_NT, AnnotationSettings, GeneFinderAnnotator, WindowPrediction,
+from ..annotation.annotation import (JOIN_NT, AnnotationSettings, GeneFinderAnnotator, WindowPrediction,
                                      record_groups, stitch)
 from ..decoding.genetic_code import GeneticCode
 from ..formats.errors import GeneFinderInputError
@@ -114,37 +117,25 @@ def run_annotation(args) -> None:
 
     state = PartialState(cpu=args.device == "cpu")
     fa = FastaFile(args.genome)
-    network_free = args.head_weight == 0 and args.decoding in ("auto", "orf") and not args.eukaryote
+    overrides = dict(args.settings)
+    network_free = (overrides.get("head_weight", AnnotationSettings.head_weight) == 0
+                    and overrides.get("decoding", AnnotationSettings.decoding) in ("auto", "orf") and not args.eukaryote)
     model, tok, inputs = load_model(args.model, "cpu" if args.device == "cpu" else str(state.device), network_free)
-    window, overlap = AnnotationSettings.window_for(model.config, args.window, args.overlap)
+    window, overlap = AnnotationSettings.window_for(model.config, overrides.pop("window", None),
+                                                    overrides.pop("overlap", None))
     if args.eukaryote and Path(args.model or DEFAULT_MODEL).resolve() == DEFAULT_MODEL.resolve() \
             and state.is_local_main_process:  # the path runs, but this model never saw an intron: say so up front
         print("genefinder: warning: the bundled default model was trained on bacteria only and finds few or no "
-              "eukaryotic genes (README, Status); for --eukaryote pass --model a model trained on eukaryotes",
-              file=sys.stderr)
+              "eukaryotic genes; for --eukaryote leave out --model (the bundled eukaryotic model) or pass one "
+              "trained on eukaryotes", file=sys.stderr)
 
     def records():
         return (fa.fetch(name, 0, fa.length(name)) for name in fa.names)
 
     try:
         settings = AnnotationSettings(window=window, overlap=overlap, batch_size=args.batch_size,
-                                      max_new_tokens=args.max_new_tokens,
                                       genetic_code=11 if args.genetic_code == "auto" else args.genetic_code,
-                                      constrained=not args.no_constraints, introns=args.eukaryote,
-                                      min_frame_agreement=args.min_frame_agreement, decoding=args.decoding,
-                                      head_weight=args.head_weight, length_prior=args.length_prior,
-                                      upstream_prior=args.upstream_prior, start_evidence=args.start_evidence,
-                                      start_weight=args.start_weight, gene_bias=args.gene_bias,
-                                      hexamer_weight=args.hexamer_weight, closed_ends=args.closed_ends,
-                                      edge_start_logit=args.edge_start_logit,
-                                      max_overlap=args.max_overlap,
-                                      max_convergent_overlap=args.max_convergent_overlap,
-                                      max_divergent_overlap=args.max_divergent_overlap,
-                                      self_training_rounds=args.self_training_rounds,
-                                      self_training_min_length=args.self_training_min_length,
-                                      min_self_training_nt=args.min_self_training_nt,
-                                      refit_starts=not args.no_refit_starts,
-                                      start_refit_rounds=args.start_refit_rounds)
+                                      introns=args.eukaryote, **overrides)
         chosen_code = args.genetic_code == "auto"
         if chosen_code:
             args.genetic_code, scores = choose_genetic_code(model, settings, records)
@@ -317,85 +308,84 @@ def _write_outputs(args, fa: FastaFile, genes, pragmas: tuple[str, ...] = ()) ->
                 os.unlink(tmp)
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """--set's KEY=VALUE, the value read as YAML (numbers, true/false, null, text)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip().replace("-", "_"), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"cannot read the value of {text!r}") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("genome", help="FASTA (plain or .gz), one or many records")
-    parser.add_argument("-o", "--output", required=True, help="GFF3 to write (atomically)")
-    parser.add_argument("--model", help="model folder or Hub repo id (default: the bundled bacterial model, or with "
-                        "--eukaryote the bundled eukaryotic gene-structure model)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--window", type=int, help="nt per window (default: the model's training window, else "
-                        f"{AnnotationSettings.window})")
-    parser.add_argument("--overlap", type=int, help="nt shared by neighbouring windows (default: window / 4)")
-    parser.add_argument("--max-new-tokens", type=int, default=AnnotationSettings.max_new_tokens,
-                        help="generation limit per window (a gene cut by it is dropped)")
-    parser.add_argument("--genetic-code", type=_genetic_code, default=11,
-                        help="NCBI table: 11 bacteria, 4 Mycoplasma, 1 eukaryotes; auto: 11 or 4, whichever the "
-                             "input's own genes fit better (ORF decoding; genetic_code_choice.py)")
-    parser.add_argument("--eukaryote", action="store_true", help="genes may have introns; write gene -> mRNA -> exon/CDS (default: prokaryote, gene -> CDS)")
-    parser.add_argument("--min-frame-agreement", type=float, default=AnnotationSettings.min_frame_agreement,
-                        help="models with a coding-frame head: keep a gene only if the head reads at least this "
-                             "fraction of its CDS in the gene's frame (0 keeps every generated gene)")
-    parser.add_argument("--decoding", choices=DECODINGS, default=AnnotationSettings.decoding,
-                        help="orf: the best set of ORFs under the coding-frame head and start scorer (bacteria); "
-                             "generate: the decoder writes GFF tokens per window; auto (default): orf when the "
-                             "model has both parts and --eukaryote is not given")
-    for flag, help_text in (("head-weight", "weight of the coding-frame head's log-odds (0: network-free baseline)"),
-                            ("length-prior", "nats per nt of ORF"), ("start-weight", "weight of log P(start | ORF)"),
-                            ("gene-bias", "nats a gene must add to be called"),
-                            ("hexamer-weight", "weight of the input genome's own hexamer log-odds, fitted on it "
-                                               "first (self-training; 0: off)")):
-        name = flag.replace("-", "_")
-        parser.add_argument(f"--{flag}", type=float, default=getattr(AnnotationSettings, name),
-                            help=f"ORF decoding: {help_text} (default {getattr(AnnotationSettings, name):g}, "
-                                 "chosen on validation DNA)")
-    parser.add_argument("--upstream-prior", type=float, default=AnnotationSettings.upstream_prior,
-                        help="ORF decoding: nats per nt a start lies upstream of its ORF's most downstream start "
-                             "(default: the length prior)")
-    parser.add_argument("--start-evidence", type=float, default=AnnotationSettings.start_evidence,
-                        help="ORF decoding: weight of a start's logit above the record's average start codon's, "
-                             f"added to its gene's score (default {AnnotationSettings.start_evidence:g})")
-    parser.add_argument("--closed-ends", action="store_true",
-                        help="ORF decoding: call no gene that runs off a record's end (by default such genes are "
-                             "called and marked partial, as at the edges of a draft assembly's contigs)")
-    parser.add_argument("--edge-start-logit", type=float, default=AnnotationSettings.edge_start_logit,
-                        help="ORF decoding: the start scorer's logit for a start beyond a record's 5' end, above the "
-                             f"record's average start codon's (default {AnnotationSettings.edge_start_logit:g})")
-    parser.add_argument("--max-overlap", type=int, default=AnnotationSettings.max_overlap,
-                        help="ORF decoding: nt a gene may share with the one before it on the same strand "
-                             f"(default {AnnotationSettings.max_overlap})")
-    for ends in ("convergent", "divergent"):
-        default = getattr(AnnotationSettings, f"max_{ends}_overlap")
-        parser.add_argument(f"--max-{ends}-overlap", type=int, default=default,
-                            help=f"ORF decoding: nt a gene may share with the one before it on the other strand where "
-                                 f"their {'3' if ends == 'convergent' else '5'}' ends meet (default "
-                                 f"{'--max-overlap' if default is None else default})")
-    parser.add_argument("--self-training-rounds", type=int, default=AnnotationSettings.self_training_rounds,
-                        help="ORF decoding: network-free passes over the input that fit its hexamer statistics "
-                             f"(default {AnnotationSettings.self_training_rounds})")
-    parser.add_argument("--self-training-min-length", type=int, default=AnnotationSettings.self_training_min_length,
-                        help="ORF decoding: nt; genes of the self-training passes shorter than this are not counted "
-                             f"(default {AnnotationSettings.self_training_min_length})")
-    parser.add_argument("--min-self-training-nt", type=int, default=AnnotationSettings.min_self_training_nt,
-                        help="ORF decoding: an input shorter than this in all reads the model's pre-trained coding "
-                             "statistics at its GC content instead of self-training on itself (default "
-                             f"{AnnotationSettings.min_self_training_nt:,}: docs/short_inputs.md; 0: always "
-                             "self-train)")
-    parser.add_argument("--independent-records", action="store_true",
-                        help="ORF decoding: annotate every record as an input of its own (its own self-training, or "
-                             "the coding library under --min-self-training-nt), for records of different organisms "
-                             "(phages, plasmids), as Prodigal's -p meta treats them; default: the records are one "
-                             "genome, self-trained on together")
-    parser.add_argument("--no-refit-starts", action="store_true",
-                        help="ORF decoding: read starts with the model's start scorer as it is, not refitted on the "
-                             "input's own genes")
-    parser.add_argument("--start-refit-rounds", type=int, default=AnnotationSettings.start_refit_rounds,
-                        help="ORF decoding: refits of the start scorer in a row, each on the genes the last one "
-                             f"calls (default {AnnotationSettings.start_refit_rounds})")
-    parser.add_argument("--no-constraints", action="store_true", help="unconstrained decoding (ablations only)")
-    parser.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
-    parser.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run with the same -o")
+    files = parser.add_argument_group("input and output")
+    files.add_argument("genome", help="FASTA (plain or .gz), one or many records")
+    files.add_argument("-o", "--output", required=True, help="GFF3 to write (atomically, when the run is done)")
+    files.add_argument("--proteins", help="also write protein FASTA (like Prodigal -a)")
+    files.add_argument("--cds", help="also write CDS nucleotide FASTA (like Prodigal -d)")
+    files.add_argument("--resume", action="store_true", help="continue an interrupted run with the same -o")
+    organism = parser.add_argument_group("organism and model")
+    organism.add_argument("--eukaryote", action="store_true",
+                          help="genes with introns: the bundled eukaryotic gene-structure model (or --model one), "
+                               "written gene -> mRNA -> exon/CDS; default: prokaryote, gene -> CDS")
+    organism.add_argument("--model", help="model folder (default: the bundled bacterial model, or the bundled "
+                          "eukaryotic model with --eukaryote); a Hub repo id is read from the local Hub cache")
+    organism.add_argument("--genetic-code", type=_genetic_code, default=11,
+                          help="NCBI table: 11 bacteria (default), 4 Mycoplasma, 1 eukaryotes (--eukaryote reads 1); "
+                               "auto: 11 or 4, whichever the input's own genes fit better")
+    organism.add_argument("--independent-records", action="store_true",
+                          help="bacteria: records of different organisms (phages, plasmids, a metagenome), each "
+                               "self-trained alone, as Prodigal -p meta treats them; default: one genome")
+    decoding = parser.add_argument_group("decoding")
+    decoding.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                          help="override one decoding setting of the model, repeatable: bacteria, a field of "
+                               "annotation.AnnotationSettings (e.g. closed_ends=true, decoding=generate, window=16384); "
+                               "eukaryotes, of GeneStructureDecodingParams (e.g. gene_start=-12)")
+    machine = parser.add_argument_group("machine")
+    machine.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                         help="where the network runs (default: CUDA when available)")
+    machine.add_argument("--batch-size", type=int, default=8, help="windows per network call (default 8)")
+
+
+def model_folder(model: str | None) -> str | None:
+    """--model as a local folder: a folder as given, or a Hub repo id (OWNER/NAME) fetched with huggingface_hub
+    (from the local cache when offline)."""
+    if model is None or os.path.isdir(model) or model.count("/") != 1 or model.startswith((".", "/")):
+        return model
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        return snapshot_download(model)
+    except LocalEntryNotFoundError:
+        raise GeneFinderInputError("not a local folder, and the Hub repo is neither cached nor reachable (offline?)",
+                                   model) from None
+    except (HfHubHTTPError, OSError, ValueError) as err:
+        raise GeneFinderInputError(f"cannot fetch the Hub repo: {str(err).splitlines()[0]}", model) from None
+
+
+def typed_settings(settings: dict, cls) -> dict:
+    """--set values as the dataclass `cls` declares them: an integer given for a float field becomes a float."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    return {k: float(v) if "float" in types.get(k, "") and isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in settings.items()}
+
+
+def check_outputs(args) -> None:
+    """Refuse output paths that cannot be written before any work starts."""
+    for flag, path in (("-o", args.output), ("--proteins", args.proteins), ("--cds", args.cds)):
+        if path is None:
+            continue
+        target = Path(path)
+        if target.is_dir():
+            raise GeneFinderInputError(f"{flag} names a directory, not a file to write", path)
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise GeneFinderInputError(f"{flag}: the folder {parent} does not exist", path)
+        if not os.access(parent, os.W_OK):
+            raise GeneFinderInputError(f"{flag}: the folder {parent} is not writable", path)
 
 
 def run(args) -> None:
@@ -403,20 +393,35 @@ def run(args) -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise GeneFinderInputError("--device cuda, but no CUDA device is available")
+    check_outputs(args)
+    args.model = model_folder(args.model)
+    gene_structure = (args.eukaryote and args.model is None) or (
+        args.model is not None and model_type(args.model) == GENE_STRUCTURE_MODEL_TYPE)
+    if gene_structure:  # imported only here: the bacterial path never loads the eukaryotic decoder (numba)
+        from ..annotation.gene_structure_annotation import DECODING_FIELDS
+        from ..decoding.gene_structure_viterbi import GeneStructureDecodingParams
+    args.settings = list(typed_settings(dict(args.settings), GeneStructureDecodingParams if gene_structure
+                                        else AnnotationSettings).items())
+    settings = dict(args.settings)
     try:
+        if gene_structure:
+            unknown = sorted(set(settings) - set(DECODING_FIELDS))
+            if unknown:
+                raise ValueError(f"--set: unknown eukaryotic decoding setting(s) {unknown}; known: {DECODING_FIELDS}")
+            return run_annotation(args)
+        fields = {f.name for f in dataclasses.fields(AnnotationSettings)} - {"batch_size", "genetic_code", "introns"}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise ValueError(f"--set: unknown setting(s) {unknown}; known: {sorted(fields)}")
+        generate = settings.get("decoding") == "generate"
         for flag, on in (("--genetic-code auto", args.genetic_code == "auto"),
                          ("--independent-records", args.independent_records)):
-            if on and (args.eukaryote or args.decoding == "generate"):
-                raise ValueError(f"{flag} is for bacterial ORF decoding, not --eukaryote or --decoding generate")
+            if on and (args.eukaryote or generate):
+                raise ValueError(f"{flag} is for bacterial ORF decoding, not --eukaryote or decoding=generate")
         GeneticCode(11 if args.genetic_code == "auto" else args.genetic_code)
-        AnnotationSettings(*AnnotationSettings.window_for(None, args.window, args.overlap), batch_size=args.batch_size,
-                           min_frame_agreement=args.min_frame_agreement, head_weight=args.head_weight,
-                           length_prior=args.length_prior, upstream_prior=args.upstream_prior,
-                           start_weight=args.start_weight, start_evidence=args.start_evidence,
-                           hexamer_weight=args.hexamer_weight, self_training_rounds=args.self_training_rounds,
-                           self_training_min_length=args.self_training_min_length,
-                           min_self_training_nt=args.min_self_training_nt,
-                           start_refit_rounds=args.start_refit_rounds)  # before the model loads
-    except ValueError as err:
+        AnnotationSettings(*AnnotationSettings.window_for(None, settings.get("window"), settings.get("overlap")),
+                           batch_size=args.batch_size,
+                           **{k: v for k, v in settings.items() if k not in ("window", "overlap")})  # before loading
+    except (ValueError, TypeError) as err:
         raise GeneFinderInputError(str(err)) from None
     run_annotation(args)

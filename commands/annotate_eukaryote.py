@@ -14,10 +14,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..annotation.gene_structure_annotation import GeneStructureAnnotator, decoding_params
 from ..formats.errors import GeneFinderInputError
 from ..formats.fasta import FastaFile
-from ..formats.features import genes_to_rows
+from ..formats.features import genes_from_rows, genes_to_rows
 
 DEFAULT_EUKARYOTE_MODEL = Path(__file__).resolve().parents[1] / "default_model_eukaryote"
 GENE_STRUCTURE_MODEL_TYPE = "genefinder_gene_structure"
@@ -43,12 +42,18 @@ def load_gene_structure_model(path: str | Path | None, device: str):
     if model_type(path) != GENE_STRUCTURE_MODEL_TYPE:
         raise GeneFinderInputError(f"config.json is for a {model_type(path)!r} model, not a eukaryotic gene-structure "
                                    f"model ({GENE_STRUCTURE_MODEL_TYPE!r})", str(path / "config.json"))
+    from ..decoding.splice_sites import SPLICE_SITES_FILE, SpliceSiteScorers
     from ..models.modeling_gene_structure import GeneStructureForTokenClassification
 
     try:
         model = GeneStructureForTokenClassification.from_pretrained(path)
     except Exception as err:  # a damaged weight file or config: one line naming the folder, not a traceback
         raise GeneFinderInputError(f"cannot load the gene-structure model: {err}", str(path)) from None
+    sites = path / SPLICE_SITES_FILE
+    try:
+        model.splice_sites = SpliceSiteScorers.load(sites) if sites.is_file() else None
+    except (ValueError, KeyError, TypeError) as err:
+        raise GeneFinderInputError(f"cannot read the splice-site scorers: {err}", str(sites)) from None
     return model.to(device).eval()
 
 
@@ -70,13 +75,14 @@ def run_gene_structure_annotation(args, pragmas_for, write_outputs) -> None:
     import torch
     from tqdm.auto import tqdm
 
-    from ..formats.features import genes_from_rows
+    from ..annotation.gene_structure_annotation import GeneStructureAnnotator, decoding_params
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     fa = FastaFile(args.genome)
     model = load_gene_structure_model(args.model, device)
     try:
-        annotator = GeneStructureAnnotator(model, decoding_params(model), batch_size=args.batch_size)
+        annotator = GeneStructureAnnotator(model, decoding_params(model, **dict(args.settings)),
+                                           batch_size=args.batch_size)
     except ValueError as err:
         raise GeneFinderInputError(str(err), args.model or str(DEFAULT_EUKARYOTE_MODEL)) from None
     out = Path(args.output)

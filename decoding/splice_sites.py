@@ -54,7 +54,7 @@ def window_features(ids: np.ndarray, positions: np.ndarray, left: int, right: in
     bases = np.where(inside, ids[np.clip(idx, 0, max(len(ids) - 1, 0))], 4)  # (n, W)
     onehot = np.zeros((len(positions), len(offsets), 5), dtype=np.float32)
     np.put_along_axis(onehot, bases[..., None].astype(np.int64), 1.0, axis=2)
-    return onehot[..., :4].reshape(len(positions), -1)
+    return onehot[..., :4].reshape(len(positions), 4 * len(offsets))
 
 
 @dataclass

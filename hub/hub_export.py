@@ -1,5 +1,7 @@
 """`genefinder export RUN_DIR/checkpoint-N OUT_DIR`: a training checkpoint -> a self-contained Hub model folder.
 
+(A eukaryotic gene-structure checkpoint is exported by gene_structure_export.py, chosen from its config.json.)
+
 The folder holds what `from_pretrained(..., trust_remote_code=True)` needs and nothing of the training state:
 
 - `model.safetensors`, `config.json` (with `auto_map` for AutoConfig / AutoModel / AutoModelForSeq2SeqLM),
@@ -38,6 +40,8 @@ from pathlib import Path
 import yaml
 
 from ..formats.errors import GeneFinderInputError, require_file
+from .gene_structure_export import export as export_gene_structure
+from .gene_structure_export import is_gene_structure
 from .remote_code import ENCODER_ENTRY_POINTS, ENCODER_FILES, HUB_ENTRY_POINTS, HUB_FILES, write_remote_code
 
 MODEL_CARD = Path(__file__).resolve().parents[1] / "model_card.md"
@@ -203,6 +207,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", help="RUN_DIR/checkpoint-N written by train.py")
     parser.add_argument("out_dir", nargs="?", help="the Hub folder to write (must not exist)")
     parser.add_argument("--results", help="markdown of a held-out evaluation to put in the model card")
+    parser.add_argument("--splice-sites", help="gene-structure checkpoints: splice_sites.json to ship with the model "
+                        "(training/splice_site_training.py)")
     parser.add_argument("--refresh-code", metavar="FOLDER",
                         help="instead of exporting, rewrite FOLDER's remote-code .py files from the package")
 
@@ -212,7 +218,11 @@ def run(args) -> None:
         if args.checkpoint or args.out_dir or args.results:
             raise GeneFinderInputError("--refresh-code takes only the model folder", args.refresh_code)
         files, out = refresh_code(args.refresh_code), args.refresh_code
+    elif args.checkpoint and args.out_dir and is_gene_structure(args.checkpoint):
+        files, out = export_gene_structure(args.checkpoint, args.out_dir, args.results, args.splice_sites), args.out_dir
     elif args.checkpoint and args.out_dir:
+        if args.splice_sites:
+            raise GeneFinderInputError("--splice-sites is for gene-structure checkpoints", args.checkpoint)
         files, out = export(args.checkpoint, args.out_dir, args.results), args.out_dir
     else:
         raise GeneFinderInputError("give CHECKPOINT and OUT_DIR, or --refresh-code FOLDER", "export")

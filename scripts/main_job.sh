@@ -9,5 +9,5 @@ GENEFINDER_EXTRAS=test,baselines bash scripts/setup_env.sh
 ex=examples/bsubtilis_best7003_1-200000
 exec .venv/bin/python benchmarks/baselines.py --fasta "$ex.fna.gz" --gff "$ex.gff3.gz" --organism-type bacteria \
   --augustus-species E_coli_K12 --genetic-code 11 --name bundled_example_bsubtilis_1-200000 \
-  --tools prodigal pyrodigal genefinder --genefinder-cmd ".venv/bin/genefinder annotate {fasta} -o {out} --max-new-tokens 128" \
+  --tools prodigal pyrodigal genefinder --genefinder-cmd ".venv/bin/genefinder annotate {fasta} -o {out}" \
   --keep out/example --out-md out/example/scores.md "$@"

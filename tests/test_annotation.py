@@ -94,8 +94,8 @@ def annotate(args, cwd):
                           capture_output=True, text=True, cwd=cwd)
 
 
-COMMON = ["--window", "2048", "--overlap", "512", "--max-new-tokens", "24", "--batch-size", "2",
-          "--no-constraints", "--device", "cpu"]
+COMMON = ["--set", "window=2048", "--set", "overlap=512", "--set", "max_new_tokens=24", "--batch-size", "2",
+          "--set", "constrained=false", "--device", "cpu"]
 
 
 def test_annotate_writes_valid_gff3_and_resumes(tmp_path, tiny_model_dir):

@@ -75,7 +75,7 @@ def test_default_annotate_imports_no_network_code(tmp_path):
                          text=True, timeout=600)
     assert res.returncode == 0 and res.stdout.strip().splitlines()[-1] == "0 []", res.stdout + res.stderr[-2000:]
     # a setting that needs the network's head loads the whole model
-    res = subprocess.run([sys.executable, "-c", code.replace("sys.argv[2]]", "sys.argv[2], '--head-weight', '0.1']"),
+    res = subprocess.run([sys.executable, "-c", code.replace("sys.argv[2]]", "sys.argv[2], '--set', 'head_weight=0.1']"),
                           str(fa), str(tmp_path / "y.gff3")], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0 and "'genefinder.modeling_genefinder'" in res.stdout, res.stderr[-2000:]
 
@@ -104,7 +104,7 @@ def test_contigs_get_their_cut_genes_marked_partial_unless_ends_are_closed(tmp_p
     contigs.write_text("".join(f">c{i}\n{seq[i:i + 7_500]}\n" for i in range(0, 30_000, 7_500)))
     genefinder = str(Path(sys.executable).parent / "genefinder")
     rows = {}
-    for flags in ((), ("--closed-ends",)):
+    for flags in ((), ("--set", "closed_ends=true")):
         out = tmp_path / f"pred{len(flags)}.gff3"
         res = subprocess.run([genefinder, "annotate", str(contigs), "-o", str(out), *flags], capture_output=True,
                              text=True, timeout=600)
@@ -114,7 +114,7 @@ def test_contigs_get_their_cut_genes_marked_partial_unless_ends_are_closed(tmp_p
             check = subprocess.run(["gt", "gff3validator", str(out)], capture_output=True, text=True)
             assert check.returncode == 0, check.stderr
     partial = [r for r in rows[()] if r[2] == "CDS" and "partial=true" in r[8]]
-    assert len(partial) >= 3 and not any("partial=true" in r[8] for r in rows[("--closed-ends",)])
+    assert len(partial) >= 3 and not any("partial=true" in r[8] for r in rows[("--set", "closed_ends=true")])
     for r in partial:  # cut at a contig's end, on whole codons
         start, end = int(r[3]), int(r[4])
         assert (end - start + 1) % 3 == 0 and r[7] == "0"

@@ -183,7 +183,7 @@ def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
 
 def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer(tmp_path, model_with_parts):
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 9000)
-    common = ["--window", "2048", "--overlap", "512", "--device", "cpu"]
+    common = ["--set", "window=2048", "--set", "overlap=512", "--device", "cpu"]
     out = tmp_path / "a.gff3"
     res = genefinder("annotate", fa, "-o", out, "--model", model_with_parts / "fitted", *common, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
@@ -199,27 +199,28 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
                      cwd=tmp_path)
     assert res.returncode == 0 and out.read_text() == first
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
-                     "--head-weight", "-1", *common, cwd=tmp_path)
+                     "--set", "head_weight=-1", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == "genefinder: error: `head_weight` must be >= 0, got -1.0"
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
-                     "--upstream-prior", "-0.1", *common, cwd=tmp_path)
+                     "--set", "upstream_prior=-0.1", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == \
         "genefinder: error: `upstream_prior` must be >= 0, got -0.1"
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
-                     "--self-training-rounds", "0", *common, cwd=tmp_path)
+                     "--set", "self_training_rounds=0", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == \
         "genefinder: error: `self_training_rounds` must be >= 1, got 0"
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "fitted",
-                     "--self-training-min-length", "-1", *common, cwd=tmp_path)
+                     "--set", "self_training_min_length=-1", *common, cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.strip() == \
         "genefinder: error: `self_training_min_length` must be >= 0 nt, got -1"
     # without self-training, and with the network's coding-frame head: no first pass, the same kind of output
     res = genefinder("annotate", fa, "-o", tmp_path / "s.gff3", "--model", model_with_parts / "fitted",
-                     "--hexamer-weight", "0", "--no-refit-starts", "--head-weight", "0.1", *common, cwd=tmp_path)
+                     "--set", "hexamer_weight=0", "--set", "refit_starts=false", "--set", "head_weight=0.1",
+                     *common, cwd=tmp_path)
     assert res.returncode == 0 and "self-training" not in res.stderr, res.stderr[-2000:]
     assert all(len(g.transcripts[0].cds) == 1 for g in read_gff3(tmp_path / "s.gff3")[0])
     res = genefinder("annotate", fa, "-o", tmp_path / "b.gff3", "--model", model_with_parts / "plain",
-                     "--decoding", "orf", *common, cwd=tmp_path)
+                     "--set", "decoding=orf", *common, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.splitlines()[-1].startswith("genefinder: error: ORF decoding needs") and "fit-starts" in res.stderr
     assert not (tmp_path / "b.gff3").exists()

@@ -94,7 +94,7 @@ def fit(x: np.ndarray, y: np.ndarray, hidden: int, epochs: int, seed: int, left:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         logger.info("epoch %d: loss %.4f", epoch + 1, total / len(xt))
     first, last = net[0], net[2]
     return SiteScorer(left, right, first.weight.detach().numpy().T.copy(), first.bias.detach().numpy().copy(),
