@@ -8,7 +8,7 @@ alone, self-trained or reading the pre-trained coding library (coding_library.py
    size) (its `draft_assembly.contigs` of that length,
    reference genes cut to them and trimmed to whole codons, partial ones counted) are annotated one at a time, the
    slice being the whole input: self-trained (`min_self_training_nt` 0) and with the library of the other training
-   genomes. The start scorer is fitted without the genome (`start_refit_sweep.scorer_without`), so neither arm
+   genomes. The start scorer is fitted without the genome (`sweeps/start_refit_sweep.scorer_without`), so neither arm
    has seen it. The threshold is the smallest size from which self-training is at least as good (mean gene F1) at
    that size and every larger one.
 2. **Held out.** Slices of `--heldout` the same way, with the shipped model (its library and scorer saw only the
@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 from draft_assembly import contigs
-from start_refit_sweep import scorer_without
+from sweeps.start_refit_sweep import scorer_without
 from validation_sweep import DATA, ORF_SETTINGS, parser, report, run, settings_line
 
 from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator

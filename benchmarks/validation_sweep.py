@@ -81,6 +81,7 @@ def report(script: str, title: str, args, argv: list[str] | None, model_line: st
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}, {args.threads} torch threads; "
         f"{datetime.date.today().isoformat()}.", "", *body, ""])
     if args.out_md:
+        args.out_md.parent.mkdir(parents=True, exist_ok=True)
         args.out_md.write_text(text)
     print(text)
     return 0

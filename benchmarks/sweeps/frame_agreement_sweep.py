@@ -1,24 +1,28 @@
 """Choose `min_frame_agreement` (generation's frame check) on validation DNA, never on the held-out genome: one
 annotation per threshold of a region from a training genome's validation block, scored against its reference.
 
-    .venv/bin/python benchmarks/frame_agreement_sweep.py --model default_model \\
-        --regions ecoli_k12_mg1655:NC_000913.3:3720001-4020000 --out-md docs/frame_agreement_sweep.md
+    .venv/bin/python benchmarks/sweeps/frame_agreement_sweep.py --model default_model \\
+        --regions ecoli_k12_mg1655:NC_000913.3:3720001-4020000 --out-md out/sweeps/frame_agreement_sweep.md
 
 The default region lies in E. coli's validation block (build-dataset's --split-by region: 80-90% of each record),
-which the default model's training never used. Every threshold reruns the same windows, so the table isolates
-the filter: generation is identical, only which generated genes are kept changes.
+which the default model's training never used. Every threshold reruns the same windows, so the table isolates the
+filter: generation is identical, only which generated genes are kept changes. What it chose:
+docs/decisions/bacterial_decoder.md.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
-from validation_sweep import DATA, ECOLI_VALIDATION, parser, report, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared sweep harness
 
-from genefinder.annotation.annotation import AnnotationSettings
-from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
-from genefinder.commands.annotate_cli import load_model
+from validation_sweep import DATA, ECOLI_VALIDATION, parser, report, run  # noqa: E402
+
+from genefinder.annotation.annotation import AnnotationSettings  # noqa: E402
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region  # noqa: E402
+from genefinder.commands.annotate_cli import load_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +48,7 @@ def sweep(args, argv: list[str] | None) -> int:
         rows.append(f"| {threshold:.2f} | {s['gene'].n_pred} | {s['gene'].f1 or 0:.3f} | {s['stop'].f1 or 0:.3f} | "
                     f"{s['base'].f1 or 0:.3f} |")
         print(rows[-1], f"{time.perf_counter() - t0:.0f} s", flush=True)
-    return report("frame_agreement_sweep.py", "Choosing min_frame_agreement on validation DNA", args, argv,
+    return report("sweeps/frame_agreement_sweep.py", "Choosing min_frame_agreement on validation DNA", args, argv,
                   f"generation, windows of {window:,} nt (its trained window), max {args.max_new_tokens} new tokens.",
                   [s["gene"].n_ref], rows)
 

@@ -1,19 +1,20 @@
 """Choose ORF decoding's weights on validation DNA of the training genomes, never on the held-out genome.
 
-    .venv/bin/python benchmarks/orf_decoding_sweep.py --model default_model --threads 2 --out-md docs/orf_decoding_sweep.md
+    .venv/bin/python benchmarks/sweeps/orf_decoding_sweep.py --model default_model --threads 2 \\
+        --out-md out/sweeps/orf_decoding_sweep.md
 
-The model reads each region once (coding-frame head and start scorer, `GeneFinderAnnotator.coding_evidence`);
-each setting then only re-solves the ORF selection, so the grid isolates the weights. The input genome's own
-hexamer statistics (self_training.py) are fitted as `genefinder annotate` fits them on its input: on the
-whole genome the region lies in (no reference read; `--fit-on region`: on the region alone, as when annotating
-a few hundred kb), with the default settings' first passes, per minimum gene length counted and number of
-self-training rounds (and per hexamer weight from the second round on, whose pass uses it). Starts are read with
-the model's own start scorer: its refit on the input (`refit_starts`) is chosen apart, leaving each genome out of
-the scorer's fit (benchmarks/start_refit_sweep.py), since here the scorer has seen these genomes. `head_weight` 0 is
-the network-free decoder and `hexamer_weight` 0 the decoder without self-training: the best rows per pair show
-what the coding-frame head and self-training each add. Settings are ranked by the mean gene F1 over the regions
-(default: the validation blocks of E. coli, S. aureus and C. crescentus, GC 51%, 33%, 67%). The report also
-gives generation on the first region, for comparison.
+The model reads each region once (coding-frame head and start scorer, `GeneFinderAnnotator.coding_evidence`); each
+setting then only re-solves the ORF selection, so the grid isolates the weights. The input genome's own hexamer
+statistics (self_training.py) are fitted as `genefinder annotate` fits them on its input: on the whole genome the
+region lies in (no reference read; `--fit-on region`: on the region alone, as when annotating a few hundred kb),
+with the default settings' first passes, per minimum gene length counted and number of self-training rounds (and per
+hexamer weight from the second round on, whose pass uses it). Starts are read with the model's own start scorer: its
+refit on the input (`refit_starts`) is chosen apart, leaving each genome out of the scorer's fit
+(benchmarks/sweeps/start_refit_sweep.py), since here the scorer has seen these genomes. `head_weight` 0 is the
+network-free decoder and `hexamer_weight` 0 the decoder without self-training: the best rows per pair show what the
+coding-frame head and self-training each add. Settings are ranked by the mean gene F1 over the regions (default: the
+validation blocks of E. coli, S. aureus and C. crescentus, GC 51%, 33%, 67%). The report also gives generation on
+the first region, for comparison. What it chose: docs/decisions/bacterial_decoder.md.
 """
 
 from __future__ import annotations
@@ -22,16 +23,19 @@ import itertools
 import sys
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-import numpy as np
-from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared sweep harness
 
-from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator
-from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
-from genefinder.commands.annotate_cli import load_model
-from genefinder.decoding.orf_decoding import decode_orfs
-from genefinder.formats.windows import shift_genes
-from genefinder.prokaryotes.self_training import CodingStatistics
+import numpy as np  # noqa: E402
+from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line  # noqa: E402
+
+from genefinder.annotation.annotation import AnnotationSettings, GeneFinderAnnotator  # noqa: E402
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region  # noqa: E402
+from genefinder.commands.annotate_cli import load_model  # noqa: E402
+from genefinder.decoding.orf_decoding import decode_orfs  # noqa: E402
+from genefinder.formats.windows import shift_genes  # noqa: E402
+from genefinder.prokaryotes.self_training import CodingStatistics  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +137,7 @@ def sweep(args, argv: list[str] | None) -> int:
         rows += [f"Generation on {args.regions[0]} (decoding=generate, default settings): {s['gene'].n_pred} genes, "
                  f"gene F1 {s['gene'].f1 or 0:.3f}, stop F1 {s['stop'].f1 or 0:.3f}, base F1 {s['base'].f1 or 0:.3f}; "
                  f"{time.perf_counter() - t0:.0f} s.", ""]
-    return report("orf_decoding_sweep.py", "Choosing ORF decoding's weights on validation DNA", args, argv,
+    return report("sweeps/orf_decoding_sweep.py", "Choosing ORF decoding's weights on validation DNA", args, argv,
                   f"windows of {window:,} nt, overlap {overlap:,}; reading the regions (encoder, coding-frame head, "
                   f"start scorer) and fitting the hexamer statistics (on each {args.fit_on}) took {read_s:.0f} s; "
                   f"where the grid does not set them, {settings_line(base, ORF_SETTINGS)}.",

@@ -1,29 +1,32 @@
 """Choose the start scorer's inputs and shape: one-hot DNA alone, or with Shine-Dalgarno tracks of which k-mer
 lengths; a linear filter alone, or with motif detectors (a convolutional layer).
 
-    .venv/bin/python benchmarks/start_motif_sweep.py --threads 2 --out-md docs/start_site_motifs.md
+    .venv/bin/python benchmarks/sweeps/start_motif_sweep.py --threads 2 --out-md out/sweeps/start_site_motifs.md
 
-The start scorer alone (no ORF decoding), leaving each training genome out: fit it as `genefinder fit-starts`
-does (same context, L2 and train blocks) on the other genomes, then count the share of the left-out genome's
-reference genes (all of them: the scorer never saw that genome) whose true start it ranks first among the
-start codons of its ORF. A second column fits the scorer on the genome's own train blocks and scores its
-validation and test blocks: roughly what a refit on the input (`self_training.refit_start_scorer`) can reach
-when it learns from right starts. Which tracks the default model reads is chosen here; how much of it reaches
-gene F1 is measured with ORF decoding by start_refit_sweep.py and on the held-out genome.
+The start scorer alone (no ORF decoding), leaving each training genome out: fit it as `genefinder fit-starts` does
+(same context, L2 and train blocks) on the other genomes, then count the share of the left-out genome's reference
+genes (all of them: the scorer never saw that genome) whose true start it ranks first among the start codons of its
+ORF. A second column fits the scorer on the genome's own train blocks and scores its validation and test blocks:
+roughly what a refit on the input (`self_training.refit_start_scorer`) can reach when it learns from right starts.
+Which tracks the default model reads is chosen here; how much of it reaches gene F1 is measured with ORF decoding by
+start_refit_sweep.py and on the held-out genome (docs/decisions/bacterial_decoder.md).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-import numpy as np
-from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared sweep harness
 
-from genefinder.annotation.annotation import AnnotationSettings
-from genefinder.datasets_scripts.build_dataset import GenomeSource
-from genefinder.decoding.genetic_code import GeneticCode
-from genefinder.prokaryotes.start_site_training import accuracy, genome_examples
-from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, train_scorer
+import numpy as np  # noqa: E402
+from validation_sweep import DATA, VALIDATION_REGIONS, parser, report, run  # noqa: E402
+
+from genefinder.annotation.annotation import AnnotationSettings  # noqa: E402
+from genefinder.datasets_scripts.build_dataset import GenomeSource  # noqa: E402
+from genefinder.decoding.genetic_code import GeneticCode  # noqa: E402
+from genefinder.prokaryotes.start_site_training import accuracy, genome_examples  # noqa: E402
+from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, train_scorer  # noqa: E402
 
 DEFAULT_GRID = ["none", "6", "4,5,6", "3,4,5,6", "3,4,5,6,7,8", "4,5,6:16", "4,5,6:32"]
 
@@ -79,7 +82,7 @@ def sweep(args, argv: list[str] | None) -> int:
             "|---|---" + "|---:" * (len(genomes) + 2) + "|", *rows, ""]
     data = (f"- Genomes: {', '.join(f'{g} ({n_orfs[g]:,} reference genes with an ATG/GTG/TTG start in their ORF)' for g in genomes)};"
             f" train/validation/test blocks as `build-dataset --split-by region` cuts them.")
-    return report("start_motif_sweep.py", "Start scorer inputs and shape: Shine-Dalgarno tracks, motif detectors",
+    return report("sweeps/start_motif_sweep.py", "Start scorer inputs and shape: Shine-Dalgarno tracks, motif detectors",
                   args, argv, f"not used (the start scorer alone); context {args.context[0]} nt up / "
                   f"{args.context[1]} nt down, linear filter L2 0.001; detectors 9 nt wide, fitted as "
                   "`start_sites.fit_detectors` fits them (20 epochs of AdamW, weight decay 0.03).", [], body,

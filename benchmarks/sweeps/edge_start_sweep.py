@@ -1,13 +1,15 @@
 """Choose `edge_start_logit` (how likely a gene that runs off a record's 5' end is) on training genomes cut into
 contigs.
 
-    .venv/bin/python benchmarks/edge_start_sweep.py --values 0 2 4 6 8 12 16 24 --out-md docs/edge_start_sweep.md
+    .venv/bin/python benchmarks/sweeps/edge_start_sweep.py --values 0 2 4 6 8 12 16 \\
+        --out-md out/sweeps/edge_start_sweep.md
 
 Each genome (default: the three training genomes) is cut into contigs of `--contig-length` nt with its reference
 genes cut to them (`draft_assembly.cut_genome`); `genefinder annotate` runs on the contigs at each value (all other
 settings the defaults, the report lists them) and `genefinder evaluate` scores it, cut genes counted. The model's
-start scorer saw these genomes' train blocks; the setting weighs a start that has no DNA to read, and the
-refit on the input runs as on any input. Never run on the held-out genome.
+start scorer saw these genomes' train blocks; the setting weighs a start that has no DNA to read, and the refit on
+the input runs as on any input. Never run on the held-out genome. What it chose:
+docs/decisions/bacterial_decoder.md.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-from draft_assembly import cut_genome
-from validation_sweep import DATA, ORF_SETTINGS, ROOT, settings_line
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared sweep harness
 
-from genefinder.annotation.annotation import AnnotationSettings
-from genefinder.evaluation.machine_info import cpu_model
-from genefinder.formats.errors import GeneFinderInputError
-from genefinder.formats.gff3 import write_gff3
+import numpy as np  # noqa: E402
+from draft_assembly import cut_genome  # noqa: E402
+from validation_sweep import DATA, ORF_SETTINGS, ROOT, settings_line  # noqa: E402
+
+from genefinder.annotation.annotation import AnnotationSettings  # noqa: E402
+from genefinder.evaluation.machine_info import cpu_model  # noqa: E402
+from genefinder.formats.errors import GeneFinderInputError  # noqa: E402
+from genefinder.formats.gff3 import write_gff3  # noqa: E402
 
 GENOMES = ["ecoli_k12_mg1655", "saureus_502a", "ccrescentus_cb15"]
 GENEFINDER = str(Path(sys.executable).with_name("genefinder"))
@@ -83,7 +87,7 @@ def sweep(args, argv: list[str] | None) -> int:
                         + f" | {np.mean([c[0] for c in cells]):.3f} | {np.mean([c[1] for c in cells]):.3f} |")
             print(rows[-1], flush=True)
     base = replace(AnnotationSettings(), decoding="orf")
-    command = "python benchmarks/edge_start_sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/sweeps/edge_start_sweep.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         "# A start beyond a record's 5' end: edge_start_logit on training genomes cut into contigs", "",
         f"Written by `{command}`; do not edit by hand.", "",
@@ -97,6 +101,7 @@ def sweep(args, argv: list[str] | None) -> int:
         + " | mean gene F1 | mean stop F1 |",
         "|---:" + "|---:" * (len(args.genomes) + 2) + "|", *rows, ""])
     if args.out_md:
+        args.out_md.parent.mkdir(parents=True, exist_ok=True)
         args.out_md.write_text(text)
     print(text)
     return 0

@@ -1,18 +1,19 @@
 """Choose whether and how strongly ORF decoding refits the start scorer on the input's own genes.
 
-    .venv/bin/python benchmarks/start_refit_sweep.py --model default_model --threads 2 --out-md docs/start_refit.md
+    .venv/bin/python benchmarks/sweeps/start_refit_sweep.py --model default_model --threads 2 \\
+        --out-md out/sweeps/start_refit.md
 
 The refit (`self_training.refit_start_scorer`, `AnnotationSettings.refit_starts` / `start_refit_l2` /
 `start_refit_rounds`, and the decoder weights its genes are decoded with: `length_prior`, `upstream_prior`,
-`gene_bias`, `start_evidence`) is for genomes whose ribosome binding sites the model's scorer has not seen, so
-it cannot be judged on the training genomes with the model's own scorer. Leave one genome out instead: for each training genome, fit a
-start scorer as `genefinder fit-starts` does (same context, L2 and train blocks) on the other two, then annotate
-the left-out genome (statistics and refit on the whole genome, no reference read) and score its validation
-block, without the refit and with it at each setting of the grid. The row "model's scorer" is the shipped
+`gene_bias`, `start_evidence`) is for genomes whose ribosome binding sites the model's scorer has not seen, so it
+cannot be judged on the training genomes with the model's own scorer. Leave one genome out instead: for each
+training genome, fit a start scorer as `genefinder fit-starts` does (same context, L2 and train blocks) on the other
+two, then annotate the left-out genome (statistics and refit on the whole genome, no reference read) and score its
+validation block, without the refit and with it at each setting of the grid. The row "model's scorer" is the shipped
 scorer, which saw the genome.
 `--regions` with whole chromosomes scores ~10x more genes than the validation blocks (the left-out scorer saw
-none of them): the comparison of scorer shapes in docs/start_refit_whole_genomes*.md.
-All other settings are the defaults of the code that ran it (docs/orf_decoding_sweep.md); the report lists them.
+none of them): the leave-one-out comparisons of docs/decisions/bacterial_decoder.md score them.
+All other settings are the defaults of the code that runs it; the report lists them.
 """
 
 from __future__ import annotations
@@ -20,17 +21,20 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import replace
+from pathlib import Path
 
-import numpy as np
-from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the shared sweep harness
 
-from genefinder.annotation.annotation import AnnotationSettings
-from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region
-from genefinder.commands.annotate_cli import load_model
-from genefinder.datasets_scripts.build_dataset import GenomeSource
-from genefinder.decoding.genetic_code import GeneticCode
-from genefinder.prokaryotes.start_site_training import genome_examples
-from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, train_scorer
+import numpy as np  # noqa: E402
+from validation_sweep import DATA, ORF_SETTINGS, VALIDATION_REGIONS, parser, report, run, settings_line  # noqa: E402
+
+from genefinder.annotation.annotation import AnnotationSettings  # noqa: E402
+from genefinder.annotation.region_annotation import GenomeRegion, annotate_region, score_region  # noqa: E402
+from genefinder.commands.annotate_cli import load_model  # noqa: E402
+from genefinder.datasets_scripts.build_dataset import GenomeSource  # noqa: E402
+from genefinder.decoding.genetic_code import GeneticCode  # noqa: E402
+from genefinder.prokaryotes.start_site_training import genome_examples  # noqa: E402
+from genefinder.prokaryotes.start_sites import StartExamples, StartSiteScorer, train_scorer  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,7 +135,7 @@ def sweep(args, argv: list[str] | None) -> int:
     body = ["Start accuracy = gene F1 / stop F1 (the share of right stops whose start is right too). The left-out",
             "rows score DNA their scorer never saw whatever the regions; the model's scorer saw the train blocks.", "",
             *header, *rows, ""]
-    return report("start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
+    return report("sweeps/start_refit_sweep.py", "Refitting the start scorer on the input: leave-one-genome-out", args,
                   argv, f"where a row does not say otherwise, {settings_line(base, ORF_SETTINGS)}; scorers of {up} "
                   f"nt up / {down} nt down, Shine-Dalgarno tracks "
                   f"{motifs or 'none'}, motif detectors [number, width] {detectors or 'none'}.", n_ref, body)
