@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Phase 5 of the default model (configs/bacteria-gpu-unfrozen.yaml) as ORF decoding reads it, issue #6's question:
+# Phase 5 of the default model (configs/bacteria-gpu-unfrozen.yaml) as ORF decoding reads it, to answer:
 # does a coding-frame head trained with the encoder unfrozen add to the genome's own statistics? Exported to a Hub
 # folder (with the default model's coding library), then
-#   1. benchmarks/orf_decoding_sweep.py on the training genomes' validation blocks (never trained on), at the
+#   1. benchmarks/sweeps/orf_decoding_sweep.py on the training genomes' validation blocks (never trained on), at the
 #      default settings with head weights 0 to 0.4: the weight to use is chosen here, never on the held-out genome;
 #   2. the held-out genome (B. subtilis) annotated at every head weight tried, each scored by `genefinder evaluate`,
 #      a preview: the numbers for the README come from benchmarks/baselines.py beside Prodigal and Augustus.
@@ -27,7 +27,7 @@ cp default_model/coding_library.safetensors "$MODEL/"  # network-free statistics
 
 REGIONS=()
 [ -n "${SWEEP_REGIONS:-}" ] && read -r -a REGIONS <<< "--regions $SWEEP_REGIONS"
-"$PY" benchmarks/orf_decoding_sweep.py --model "$MODEL" --threads "$THREADS" --head-weights 0 "${WEIGHTS[@]}" \
+"$PY" benchmarks/sweeps/orf_decoding_sweep.py --model "$MODEL" --threads "$THREADS" --head-weights 0 "${WEIGHTS[@]}" \
     --length-priors 0.15 --start-and-bias 16:55 --hexamer-weights 2 --min-lengths 500 --skip-generation \
     "${REGIONS[@]}" --out-md "$EVAL/orf_decoding_sweep_phase5.md" > "$EVAL/sweep.log" 2>&1 &
 SWEEP=$!

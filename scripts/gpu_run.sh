@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (the `device` tool: one H200, 15 minutes a session, nothing kept afterwards).
+# One call on a remote GPU machine (one H200, a 15-minute limit, nothing kept afterwards).
 # Two jobs share the GPU, each far too small to fill it alone:
 #   A. phase 5 of the default model (configs/bacteria-gpu-unfrozen.yaml): the whole network trained with the
 #      coding-frame loss from the shipped default_model, for GPU_TRAIN_S seconds of steps, then evaluated by
-#      scripts/evaluate_phase5.sh (issue #6);
-#   B. the context-extension study with configs/context-mlm-gpu.yaml, fine-tunes included, downstream left out
-#      (issue #7), within STUDY_S seconds.
+#      scripts/evaluate_phase5.sh;
+#   B. the context-extension study with configs/context-mlm-gpu.yaml, fine-tunes included, downstream left out,
+#      within STUDY_S seconds.
 # Both first time a few steps (the probes), so max_steps is set from measured speed and each cosine schedule
-# ends inside the lease; if a probe fails the call ends at once, before the long runs, so it can be rerun.
+# ends inside the time limit; if a probe fails the call ends at once, before the long runs, so it can be rerun.
 # What comes back ($OUT, at most 8 files of 16 MiB): scripts/gpu_transfer.py says (weights in shards, two archives).
 #
-#   device:  bash scripts/gpu_run.sh                       (OUT is set by the tool; .whl and .gpu_data carried)
+#   remote:  bash scripts/gpu_run.sh                       (OUT set by the caller; .whl and .gpu_data carried)
 #   here:    rm -rf out/gpu-rehearsal runs/bacteria-gpu-unfrozen runs/context-extension-gpu runs/gpu-eval
 #            OUT=out/gpu-rehearsal PYTHON=.venv/bin/python GPU_TRAIN_S=20 STUDY_S=60 SMALL=1 bash scripts/gpu_run.sh
-#            (the rm: a lent machine starts bare, and an earlier rehearsal's run would refuse a new one)
-# SMALL=1 shrinks batches so the same path runs on a CPU (a rehearsal before spending the lease).
+#            (the rm: the remote machine starts bare, and a rehearsal's run would refuse a new one)
+# SMALL=1 shrinks batches so the same path runs on a CPU (a rehearsal before the remote call).
 # Before the call, here: bash scripts/gpu_prepare.sh (makes .whl/ and .gpu_data/, both in .gitignore, so they
 # travel only as the call's carry names them).
 # Afterwards, here: .venv/bin/python scripts/gpu_transfer.py collect FOLDER  (the call's files -> runs/).
