@@ -119,7 +119,7 @@ class AnnotationSettings:
     min_frame_agreement: float = 0.4
     decoding: str = "auto"  # DECODINGS; see the module docstring
     # ORF decoding (orf_decoding.py). Every default below was chosen on validation DNA or leaving each training
-    # genome out, never on a held-out genome; docs/decoder_choices.md records how.
+    # genome out, never on a held-out genome; docs/decisions/bacterial_decoder.md records how.
     # With the input's own hexamer statistics the coding-frame head adds nothing, so by default the network is
     # not run (0: the network-free decoder)
     head_weight: float = 0.0  # weight of the coding-frame head's log-odds

@@ -30,7 +30,7 @@ with its hand-built scores (and Tiberius or Helixer with a structured layer over
 The settings (`genetic_code`, `min_cds_length`, `head_weight`, `length_prior`, `upstream_prior`, `start_weight`,
 `start_evidence`, `hexamer_weight`, `gene_bias`, `closed_ends`, `max_overlap`, `max_convergent_overlap`,
 `max_divergent_overlap`) are `annotation.AnnotationSettings` fields; the weights are chosen on validation DNA
-and, with the start refit, leaving each training genome out (docs/decoder_choices.md). Only single-piece
+and, with the start refit, leaving each training genome out (docs/decisions/bacterial_decoder.md). Only single-piece
 bacterial genes come out of it; genes with introns need generation.
 
 This module is Hub remote code: numpy and siblings only.

@@ -10,8 +10,8 @@ position are a piece of the sequence that pairs with the 3' end of 16S rRNA. One
 binding site out base by base at each spacing, which a linear filter can only average over; a track says "a
 4-mer of the binding site starts here" in one channel, and the filter learns at what spacing it counts
 (leaving each training genome out, the tracks of 4-6 nt place more starts than one-hot DNA alone:
-docs/decoder_choices.md). It has no bias: it is fitted (`fit`) to rank the true start above the other start
-codons of the same ORF (a softmax over each ORF's candidates), where a constant cancels: on annotated genomes by
+docs/decisions/bacterial_decoder.md). It has no bias: it is fitted (`fit`) to rank the true start above the
+other start codons of the same ORF (a softmax over each ORF's candidates), where a constant cancels: on annotated genomes by
 `start_site_training.py` (the model's scorer), and again on the genes of the input genome itself, pulled
 towards the model's scorer (`self_training.py`). ORF decoding adds `start_weight` x this score to a candidate
 gene's coding score.
