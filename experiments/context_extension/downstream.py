@@ -1,4 +1,4 @@
-"""The downstream view of the context-extension study (issue #7, part 3): a gene finder trained at window W,
+"""The downstream view of the context-extension study: a gene finder trained at window W,
 annotating with windows of W, 2W, .. 16W under each RoPE scaling method, scored like any annotation.
 
 The gene finder is `train.py`'s seq2seq stage on the study's aido encoder (configs/context-genefinder-cpu.yaml);
@@ -8,7 +8,7 @@ user would run a model at a longer window. Annotation is `annotation.GeneFinderA
 of a training genome's test block, never trained on; scoring is `evaluation.evaluate` restricted to that region
 (gene level: start and stop exact; stop level: 3' end exact), both in region_annotation.py.
 
-Generation at W = 1 kb finds no whole gene (docs/context_extension.md), so a second reading of the same model
+Generation at W = 1 kb finds no whole gene (docs/results/context_extension.md), so a second reading of the same model
 (`score_windows_orf`) lets the scaled encoder be judged on CPU: ORF decoding (`genefinder annotate --decoding orf`)
 with the model's coding-frame head as its only learned coding evidence (no self-training) and a start scorer
 fitted to the checkpoint (`genefinder fit-starts`), the head read over windows of W..16W. Beside gene and stop

@@ -1,4 +1,4 @@
-"""results.json of the context-extension study -> docs/context_extension.md (tables) and .png (loss vs length)."""
+"""results.json of the context-extension study -> docs/results/context_extension.md (tables) and .png (loss vs length)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from genefinder.evaluation.machine_info import cpu_model
 
 HELDOUT_TEXT = {"test-split": "the test blocks of the training genomes (the last 10% of each, never trained on)",
                 "bsubtilis_best7003": "B. subtilis BEST7003 (a genome never trained on)"}
-TARGET = 0.05  # issue #7: at 16L, the best method within 5% of its own loss at L
+TARGET = 0.05  # the study's criterion: at 16L, the best method within 5% of its own loss at L
 UNIFORM = math.log(4)  # nats per nucleotide of a uniform guess
 
 
@@ -286,7 +286,7 @@ def _kept_gain_table(zero: dict, lengths: list[str], when: str = "zero-shot") ->
 
 
 def _write_context_use(results: dict, lengths: list[str], docs: Path, command: str) -> None:
-    """docs/context_extension_context_use.md: the base encoder's loss at contexts L/64 .. L beside the spread of
+    """docs/results/context_extension_context_use.md: the base encoder's loss at contexts L/64 .. L beside the spread of
     the methods at 16L. A method can only lose, beyond L, what the encoder gains from context within it: when
     a 16-nt context is nearly as good as L, every method passes a 5% target whatever it does to far positions."""
     use, meta = results["context_use"], results["meta"]
@@ -311,7 +311,7 @@ def _write_context_use(results: dict, lengths: list[str], docs: Path, command: s
     zero = results.get("zero_shot", {})
     spread = [by_len[lengths[-1]]["loss"] / by_len[lengths[0]]["loss"] - 1 for by_len in zero.values()]
     lines += ["", f"- From {int(contexts[0]):,} nt of context to L the loss falls by {shortest - at_l:.4f} nats "
-              f"({gain_share:.1%} of the loss at L), against the issue's 5% tolerance at 16L."]
+              f"({gain_share:.1%} of the loss at L), against the study's 5% tolerance at 16L."]
     if spread:
         lines.append(f"- At 16L the methods' losses lie {min(spread):+.1%} to {max(spread):+.1%} from their own loss at L "
                      f"({len(spread)} method{'s' if len(spread) > 1 else ''} without fine-tuning).")

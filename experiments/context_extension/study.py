@@ -1,4 +1,4 @@
-"""The context-extension study (issue #7): an `aido` encoder pre-trained with masked LM at length L, run at L..16L
+"""The context-extension study: an `aido` encoder pre-trained with masked LM at length L, run at L..16L
 under every RoPE scaling method, without and with a short fine-tune at 16L; one command, resumable.
 
     .venv/bin/python experiments/context_extension/study.py            # all stages; re-running skips what is done
@@ -14,7 +14,7 @@ Stages (each writes under --work and is skipped when its output exists):
              validation windows (never on the held-out genome).
 4. zero-shot every method at L, 2L, 4L, 8L, 16L on the held-out DNA (heldout_mlm.py: same targets at every L);
              first, the base alone at contexts L/64..L (`CONTEXT_DIVISORS`, same targets): how much context the
-             encoder reads, which is all a method can lose beyond L (docs/context_extension_context_use.md).
+             encoder reads, which is all a method can lose beyond L (docs/results/context_extension_context_use.md).
 5. finetune  per method, `train.py --stage mlm --init_from base --model.rope_parameters <method>` at 16L for
              --finetune-steps steps (the same budget for every method), then scored like stage 4.
 6. downstream a gene finder (`train.py` seq2seq, --genefinder-config: the base encoder + a small decoder, window
@@ -23,7 +23,7 @@ Stages (each writes under --work and is skipped when its output exists):
              gene finder by ORF decoding: its coding-frame head read over windows W..16W, with a start scorer
              fitted to it (`genefinder fit-starts` on the training genomes' train blocks), and the head's own
              per-nucleotide accuracy on the region.
-7. report    docs/context_extension.md (tables, the 5% target, the commands) and docs/context_extension*.png.
+7. report    docs/results/context_extension.md (tables, the 5% target, the commands) and docs/results/context_extension*.png.
 
 Every method is only a `rope_parameters` dict (methods.py), the same config option users set for training.
 """
@@ -57,7 +57,7 @@ from genefinder.training.training_config import load_config  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 TRAIN_GENOMES = ("ecoli_k12_mg1655", "ccrescentus_cb15", "saureus_502a")
 CONTEXT_DIVISORS = (64, 16, 4, 2, 1)  # stage 4's context-use check: the base at L/64 .. L
-# the CLI as this interpreter runs it: the same in .venv and on a lent GPU machine's python, which has no .venv
+# the CLI as this interpreter runs it: the same in .venv and under a python that has no .venv (a GPU machine's)
 GENEFINDER = [sys.executable, "-m", "genefinder.cli"]
 # held-out scoring runs where training did: a GPU when there is one (the scores are computed in float32 either way)
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "context-mlm-cpu.yaml")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "context-extension")
-    p.add_argument("--docs", type=Path, default=ROOT / "docs")
+    p.add_argument("--docs", type=Path, default=ROOT / "docs" / "results")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--multiples", nargs="+", type=int, default=[1, 2, 4, 8, 16], help="lengths, in units of L")
     p.add_argument("--heldout", default="test-split",

@@ -1,4 +1,4 @@
-"""The pointer head against a fixed coordinate vocabulary, trained alike (DESIGN.md point 3: measure the choice).
+"""The pointer head against a fixed coordinate vocabulary, trained alike: the choice, measured.
 
 The gene finder names a coordinate by pointing at a nucleotide of the window (`coordinate_head: pointer`, the
 default); the alternative is a vocabulary of one learned row per position up to the training window, as a text
@@ -18,7 +18,7 @@ on) at the training window W = 1,024 nt and at 2W (2,048-nt windows of the same 
     .venv/bin/python experiments/coordinate_heads/compare.py            # ~30 min on 2 cores: trains 4 runs, 2 at a time
 
 Runs go to runs/coordinate-heads/<head>-seed<k> and resume if interrupted (train.py --resume); the report is
-docs/coordinate_heads.md and docs/coordinate_heads.png (validation loss vs step).
+docs/results/coordinate_heads.md and docs/results/coordinate_heads.png (validation loss vs step).
 """
 
 from __future__ import annotations
@@ -270,8 +270,7 @@ def report(results: dict, runs: dict[str, Path], args, windows: tuple[int, ...])
               "poorly. Past its rows it cannot name anything, so a model trained at W cannot annotate at 2W; the "
               "pointer loses some accuracy there (the encoder runs beyond its trained length) but still names every "
               "position. Caveat: one tiny CPU model, 600 steps; a vocabulary may close part of the gap at W with far "
-              "more training, never beyond W. This is why the gene finder's coordinates are pointers "
-              "(DESIGN.md point 3)."]
+              "more training, never beyond W. This is why the gene finder's coordinates are pointers."]
     return "\n".join(lines) + "\n"
 
 
@@ -290,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-windows", type=int, default=512)
     ap.add_argument("--generation-windows", type=int, default=128)
     ap.add_argument("--run-root", type=Path, default=ROOT / "runs" / "coordinate-heads")
-    ap.add_argument("--out-md", type=Path, default=ROOT / "docs" / "coordinate_heads.md")
+    ap.add_argument("--out-md", type=Path, default=ROOT / "docs" / "results" / "coordinate_heads.md")
     args = ap.parse_args(argv)
     if args.steps < 1 or min(args.seeds) < 0 or args.parallel < 1:
         ap.error("--steps and --parallel must be >= 1, seeds >= 0")

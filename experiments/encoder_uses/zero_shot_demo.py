@@ -1,8 +1,8 @@
-"""Zero-shot uses of a masked LM on E. coli: every SNV of a region scored, and a dependency map -> docs/.
+"""Zero-shot uses of a masked LM on E. coli: every SNV of a region scored, and a dependency map -> docs/results/.
 
     .venv/bin/python experiments/encoder_uses/zero_shot_demo.py --model MLM_DIR [--note "how it was trained"]
 
-writes `docs/variant_effects.md` (the table below, the commands, the model's size) and `docs/dependency_map.png`.
+writes `docs/results/variant_effects.md` (the table below, the commands, the model's size) and `docs/results/dependency_map.png`.
 It trains nothing: plug in any `GeneFinderForMaskedLM` folder (a checkpoint of `train.py` stage mlm), or
 `--model random` for the seeded random-weight baseline (4 layers x 64, AIDO-style) that every trained model's
 table and map should be read against.
@@ -193,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scan-region", default="NC_000913.3:190-1189")
     parser.add_argument("--map-region", default="NC_000913.3:241-340")
     parser.add_argument("--window", type=int, default=512, help="score-variants context (nt)")
-    parser.add_argument("--out-dir", default=str(ROOT / "docs"))
+    parser.add_argument("--out-dir", default=str(ROOT / "docs" / "results"))
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)  # this machine's second core runs a training job
+    torch.set_num_threads(1)  # one thread: the demo's timings compare across machines and leave other cores free
     args.label = args.model
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "random":
