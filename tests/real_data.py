@@ -1,4 +1,5 @@
-"""Real-data helpers for tests: paths into ../shared/data and small slices written to tmp dirs."""
+"""Real-data helpers for tests: paths into ../shared/data (or GENEFINDER_SHARED_DATA) and ../shared/reference beside
+it, skipping a test when they are missing, and small slices written to tmp dirs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(os.environ.get("GENEFINDER_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+REFERENCE = DATA.parent / "reference"  # published files the tests compare against (the DNABERT-2 tokenizer)
 
 
 def genome(name: str) -> tuple[Path, Path]:
@@ -16,6 +18,14 @@ def genome(name: str) -> tuple[Path, Path]:
     if not d.exists():
         pytest.skip(f"{d} not found (../shared/data is needed for real-data tests)")
     return d / "genome.fna.gz", d / "annotation.gff3.gz"
+
+
+def reference(*parts: str) -> Path:
+    """A file or folder under REFERENCE; skips the test when it is not there."""
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not found (../shared/reference is needed for this test)")
+    return path
 
 
 def write_slice(tmp_path: Path, name: str, seqid: str, length: int) -> tuple[Path, Path]:

@@ -14,9 +14,8 @@ from genefinder.models.modeling_genefinder_encoder import (GeneFinderEncoderMode
                                                            GeneFinderForSequenceClassification, mean_pool)
 from genefinder.tokenization.processing_encoder import EncoderInputs
 from genefinder.tokenization.tokenization_dna import load_dnabert2_tokenizer
-from real_data import DATA, write_slice
+from real_data import reference, write_slice
 
-BPE_FILE = DATA.parent / "reference" / "dnabert2" / "tokenizer.json"
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
 KINDS = {"aido": dict(encoder_type="aido"), "codon": dict(encoder_type="aido", kmer=3),
          "dnabert2": dict(encoder_type="dnabert2")}
@@ -27,7 +26,9 @@ def tiny_config(kind="aido", **kw) -> GeneFinderEncoderConfig:
 
 
 def processor(config):
-    return EncoderInputs(config, load_dnabert2_tokenizer(BPE_FILE) if config.encoder_type == "dnabert2" else None)
+    if config.encoder_type != "dnabert2":
+        return EncoderInputs(config, None)
+    return EncoderInputs(config, load_dnabert2_tokenizer(reference("dnabert2", "tokenizer.json")))
 
 
 @pytest.fixture(scope="module")

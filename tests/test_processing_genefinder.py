@@ -2,9 +2,7 @@ import torch
 
 from genefinder.processing_genefinder import GeneFinderInputs
 from genefinder.tokenization.tokenization_dna import load_dnabert2_tokenizer
-from real_data import DATA
-
-BPE_FILE = DATA.parent / "reference" / "dnabert2" / "tokenizer.json"
+from real_data import reference
 
 
 def test_char_windows_pad_and_mask():
@@ -15,7 +13,7 @@ def test_char_windows_pad_and_mask():
 
 
 def test_bpe_windows_map_every_nucleotide_to_its_token():
-    tok = load_dnabert2_tokenizer(BPE_FILE)
+    tok = load_dnabert2_tokenizer(reference("dnabert2", "tokenizer.json"))
     dna = ["ACGTAGCATCGGATCTATCTATCGACACTTGGTTATCGATCTACGAGCATCTCGTTAGC", "GGATCCNNACGT"]
     batch = GeneFinderInputs("dnabert2", tok)(dna)
     for row, seq in enumerate(dna):
@@ -33,7 +31,7 @@ def test_model_accepts_bpe_batches():
     from genefinder.configuration_genefinder import GeneFinderConfig
     from genefinder.modeling_genefinder import GeneFinderForConditionalGeneration
 
-    tok = load_dnabert2_tokenizer(BPE_FILE)
+    tok = load_dnabert2_tokenizer(reference("dnabert2", "tokenizer.json"))
     cfg = GeneFinderConfig(encoder_config={"encoder_type": "dnabert2", "hidden_size": 32, "num_hidden_layers": 1,
                                            "num_attention_heads": 2, "intermediate_size": 64},
                            d_model=32, decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=64)

@@ -8,7 +8,6 @@ import argparse
 import gzip
 import itertools
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,10 +24,10 @@ from genefinder.tokenization.tokenization_dna import (
     load_dnabert2_tokenizer,
     normalize_dna,
 )
+from real_data import DATA, REFERENCE
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DNABERT2_DIR = SHARED / "reference" / "dnabert2"
-ECOLI_FASTA = SHARED / "data" / "ecoli_k12_mg1655" / "genome.fna.gz"
+DNABERT2_DIR = REFERENCE / "dnabert2"
+ECOLI_FASTA = DATA / "ecoli_k12_mg1655" / "genome.fna.gz"
 REFERENCE_SEQ = "ACGTAGCATCGGATCTATCTATCGACACTTGGTTATCGATCTACGAGCATCTCGTTAGC"
 # Tokenizer.from_file(DNABERT2_DIR / "tokenizer.json").encode(REFERENCE_SEQ).ids, recorded once.
 REFERENCE_IDS = [1, 5, 194, 32, 757, 1239, 2092, 294, 24, 359, 88, 93, 32, 75, 77, 19, 2]
