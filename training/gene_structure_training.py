@@ -90,6 +90,7 @@ class GeneStructureTrainConfig:
     gene_eval_length: int = 100_000  # nt per gene-level stretch: long, so few genes are cut by its ends
     checkpoint_minutes: float = 5.0  # wall-clock minutes between checkpoints
     max_minutes: float | None = None  # stop, with a checkpoint, after this many minutes; None = no limit
+    init_from: str | None = None  # a save_pretrained folder whose weights (and model settings) start the run
 
     def validate(self, origin: str) -> None:
         for name in ("window", "batch_size", "max_steps", "log_every", "eval_every", "eval_windows", "eval_window",
@@ -198,6 +199,11 @@ def save_checkpoint(folder: Path, model, optimizer, step: int, extra: dict) -> N
 
 
 def build_model(cfg: GeneStructureTrainConfig) -> GeneStructureForTokenClassification:
+    """A new model of cfg.model's settings, or `init_from`'s weights and settings (a further run with its own
+    schedule and data order: more training of a finished run)."""
+    if cfg.init_from is not None:
+        require_file(Path(cfg.init_from) / "model.safetensors", "init_from weights")
+        return GeneStructureForTokenClassification.from_pretrained(cfg.init_from)
     kwargs = dict(cfg.model)
     if kwargs.get("class_weights") is None:
         kwargs["class_weights"] = automatic_class_weights(cfg)
