@@ -89,8 +89,14 @@ def test_downstream_runs_a_gene_finder_under_a_method_and_scores_each_window(tmp
     heldout = GenomeRegion(fasta, gff, Region("NC_000913.3", 4_200_001, 4_203_000))
     scores = score_windows(tmp_path, rope, heldout, 512, [1, 2])
     assert list(scores) == ["512", "1024"]
+    r = heldout.region
+    inside = sum(g.seqid == r.seqid and r.start <= g.start and g.end <= r.end for g in heldout.reference)
     for s in scores.values():
-        assert s["reference"] >= 1 and 0 <= s["gene_f1"] <= 1 and 0 <= s["stop_f1"] <= 1 and s["seconds"] >= 0
+        assert set(s) == {"gene_f1", "stop_f1", "start_f1", "base_f1", "predicted", "reference", "seconds"}
+        assert s["reference"] == inside >= 1  # the region's own reference genes, whatever the window
+        assert s["predicted"] >= 1  # the grammar lets even an untrained decoder write whole genes
+        # a gene right to the nucleotide has its stop and its start right too
+        assert 0 <= s["gene_f1"] <= min(s["stop_f1"], s["start_f1"]) <= 1 and 0 < s["base_f1"] <= 1
 
 
 def test_orf_downstream_reads_the_head_over_each_window_and_scores_its_accuracy(tmp_path):

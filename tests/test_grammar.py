@@ -212,10 +212,18 @@ def test_random_scores_with_exons_partials_and_limits(celegans):
     proc = GFFGrammarLogitsProcessor(tok, dna, 1, max_introns=2, min_intron=40, min_cds_length=90)
     bias = {W["GENE+"]: 5.0, W["GENE-"]: 5.0, W["CDS"]: 4.0, W["mRNA"]: 4.0}
     ids = generate(proc, dna, 250, seed=3, sample=True, expand=2, bias=bias)  # 2 rows per window
+    complete = spliced = with_exons = partial = 0
     for r in range(ids.shape[0]):
         genes = decode_generated(tok, ids[r].tolist(), len(dna[r // 2]))
-        check_genes(genes, dna[r // 2], GeneticCode(1), min_cds=90, min_intron=40)
-        assert all(len(t.cds) <= 3 for g in genes for t in g.transcripts)
+        assert genes, f"row {r} decoded no gene"
+        complete += check_genes(genes, dna[r // 2], GeneticCode(1), min_cds=90, min_intron=40)
+        transcripts = [t for g in genes for t in g.transcripts]
+        assert all(len(t.cds) <= 3 for t in transcripts)
+        spliced += sum(len(t.cds) > 1 for t in transcripts)
+        with_exons += sum(bool(t.exons) for t in transcripts)
+        partial += sum(t.partial_left or t.partial_right for t in transcripts)
+    # each thing the test names was produced, so the checks above read it: whole CDS, introns, exons, cut genes
+    assert complete >= 3 and spliced >= 3 and with_exons >= 10 and partial >= 10
 
 
 def test_synthetic_windows_with_odd_sequences_and_tables():
@@ -226,7 +234,10 @@ def test_synthetic_windows_with_odd_sequences_and_tables():
         proc = GFFGrammarLogitsProcessor(tok, dna, table, min_cds_length=30, min_intron=4)
         ids = generate(proc, dna, 120, seed=table, sample=True, bias={W["GENE+"]: 4.0, W["GENE-"]: 4.0, W["CDS"]: 4.0})
         for r, d in enumerate(dna):
-            check_genes(decode_generated(tok, ids[r].tolist(), len(d)), d, GeneticCode(table), 30, 4)
+            genes = decode_generated(tok, ids[r].tolist(), len(d))
+            check_genes(genes, d, GeneticCode(table), 30, 4)
+            # an empty window holds no gene; every other one, even of 2 nt, gets at least one under this bias
+            assert (len(genes) > 0) == (len(d) > 0), (table, len(d), len(genes))
 
 
 def test_transformers_generate_with_beams():
