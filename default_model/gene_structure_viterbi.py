@@ -80,6 +80,7 @@ class GeneStructureDecodingParams:
     min_intron: int = 40  # nt; A. thaliana training genes: 52 of 45,156 introns are shorter
     min_exon: int = 3  # nt per CDS piece; A. thaliana training genes: 22 of 53,898 pieces are shorter
     min_single_exon_cds: int = 90  # nt (stop included) of a single-piece CDS: spurious short ORFs stay out
+    splice_weight: float = 1.0  # times the splice-site scorers' log-odds (splice_sites.py), where a model has them
     segment_length: int = 1 << 18  # nt of backpointers held at once (51 bytes each): ~13 MB
 
     def __post_init__(self):
@@ -87,6 +88,8 @@ class GeneStructureDecodingParams:
             value = getattr(self, name)
             if not np.isfinite(value) or value > 0:
                 raise ValueError(f"`{name}` must be a finite log-penalty <= 0, got {value!r}")
+        if not (np.isfinite(self.splice_weight) and self.splice_weight >= 0):
+            raise ValueError(f"`splice_weight` must be a finite number >= 0, got {self.splice_weight!r}")
         if self.min_intron < 4:
             raise ValueError(f"`min_intron` must be >= 4 (two splice-site bases at each end), got {self.min_intron}")
         if self.min_exon < 2:
@@ -278,7 +281,7 @@ def _window(rings, s, kind, j, im):
 
 
 @njit(cache=True)
-def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
+def _forward(codes, logp, splice, start, stop, scores, rings, lastbad, free, bp, store,
              cds_class, intron_class, begin, finish, internal_ok, open_type, open_pen, close_type, close_pen,
              class1, class2, forbid1, forbid2, variant_of, n_variants,
              gene_start, min_intron, min_exon, first_min, single_min):
@@ -382,7 +385,7 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
                         value = scores[s, _F + c]
                         if store:
                             bp[row, col + 2 * nv + _BP_I + ph] = 1
-                    value += open_pen[s, 5 * b0 + n1]
+                    value += open_pen[s, 5 * b0 + n1] + splice[s, i]
                 rings[s, _IENT + ph, im] = value
             t = close_type[s, 5 * b2 + b1] if i >= 2 else -1
             for ph in range(3):
@@ -396,7 +399,7 @@ def _forward(codes, logp, start, stop, scores, rings, lastbad, free, bp, store,
                             continue
                         if scores[s, _I + t * nv + v] > value:
                             value, choice = scores[s, _I + t * nv + v], v
-                    value += close_pen[s, 5 * b2 + b1]
+                    value += close_pen[s, 5 * b2 + b1] + splice[2 + s, i]
                     if store:
                         bp[row, col + 2 * nv + _BP_I + 3 + ph] = choice
                 rings[s, _XENT + ph, im] = value
@@ -571,17 +574,33 @@ def _as_log_probs(log_probs, length: int) -> np.ndarray:
     return logp
 
 
-def gene_structure_path(dna, log_probs, params: GeneStructureDecodingParams | None = None) -> tuple[np.ndarray, float]:
+def gene_structure_path(dna, log_probs, params: GeneStructureDecodingParams | None = None,
+                        splice: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """The Viterbi path as per-nucleotide labels and its score.
 
     Labels: (L,) uint8, the gene-structure class of each nucleotide (`& CLASS_MASK`), `BEGIN_FLAG` on the first
     base of each gene in reading order ('+': the A of ATG; '-': the first base of the stop's reverse complement)
     and `FINISH_FLAG` on its last. A gene without its begin (finish) flag is cut by the record's edge."""
     codes = _as_codes(dna)
-    return _viterbi_path(codes, _as_log_probs(log_probs, len(codes)), params or GeneStructureDecodingParams())
+    return _viterbi_path(codes, _as_log_probs(log_probs, len(codes)), params or GeneStructureDecodingParams(),
+                         _as_splice(splice, len(codes)))
 
 
-def _viterbi_path(codes: np.ndarray, logp: np.ndarray, params: GeneStructureDecodingParams) -> tuple[np.ndarray, float]:
+def _as_splice(splice, length: int) -> np.ndarray:
+    """The (4, L) splice-site bonuses (splice_sites.SpliceSiteScorers.decoder_bonus), zeros when None."""
+    if splice is None:
+        return np.zeros((4, length), dtype=np.float32)
+    splice = np.ascontiguousarray(splice, dtype=np.float32)
+    if splice.shape != (4, length) or not np.isfinite(splice).all():
+        raise ValueError(f"`splice` must be finite with shape (4, {length}), got {splice.shape}")
+    if length and splice[:2, 0].any():  # an intron opening at the first base has its exon outside the record:
+        splice = splice.copy()  # that path is the edge-cut intron, which carries neither penalty nor bonus
+        splice[:2, 0] = 0.0
+    return splice
+
+
+def _viterbi_path(codes: np.ndarray, logp: np.ndarray, params: GeneStructureDecodingParams,
+                  splice: np.ndarray) -> tuple[np.ndarray, float]:
     length = len(codes)
     labels = np.zeros(length, dtype=np.uint8)
     if length == 0:
@@ -595,10 +614,10 @@ def _viterbi_path(codes: np.ndarray, logp: np.ndarray, params: GeneStructureDeco
     no_bp = np.zeros((1, n_bp), dtype=np.uint8)
     for a in starts[:-1]:  # first pass: only the state at each segment start is kept
         checkpoints.append(tuple(x.copy() for x in state))
-        _forward(codes, logp, a, a + seg, *state, no_bp, False, *forward)
+        _forward(codes, logp, splice, a, a + seg, *state, no_bp, False, *forward)
     checkpoints.append(tuple(x.copy() for x in state))
     bp = np.zeros((min(seg, length), n_bp), dtype=np.uint8)  # _forward writes only non-zero choices
-    _forward(codes, logp, starts[-1], length, *state, bp, True, *forward)
+    _forward(codes, logp, splice, starts[-1], length, *state, bp, True, *forward)
     score, kind, s, a, b, pos = _finish_state(length, *state, nv, params.min_intron, params.min_exon,
                                               params.first_piece_min)
     if not np.isfinite(score):
@@ -609,7 +628,7 @@ def _viterbi_path(codes: np.ndarray, logp: np.ndarray, params: GeneStructureDeco
         if k < len(starts) - 1:
             state = tuple(x.copy() for x in checkpoints[k])
             bp[:] = 0
-            _forward(codes, logp, starts[k], starts[k] + seg, *state, bp, True, *forward)
+            _forward(codes, logp, splice, starts[k], starts[k] + seg, *state, bp, True, *forward)
         _backtrace(codes, labels, bp, starts[k], trace, *backward)
         if trace[0] == _K_START:
             break
@@ -628,14 +647,15 @@ def _label_edge_run(labels, kind, s, a, pos, cds_class, intron_class) -> None:
 
 
 def decode_gene_structure(dna, log_probs, params: GeneStructureDecodingParams | None = None, *,
-                          seqid: str = "") -> list[Gene]:
+                          seqid: str = "", splice: np.ndarray | None = None) -> list[Gene]:
     """Gene models (1-based coordinates on the record, one mRNA per gene, exons = CDS pieces) of one record.
 
     `dna`: the forward strand as str/bytes (any case; N and IUPAC codes allowed, never part of a signal) or as
-    `orfs.base_codes`; `log_probs`: (len(dna), 9) log-probabilities over the gene-structure classes."""
+    `orfs.base_codes`; `log_probs`: (len(dna), 9) log-probabilities over the gene-structure classes; `splice`:
+    optional (4, len(dna)) bonuses added where an intron opens or closes (splice_sites.py)."""
     codes = _as_codes(dna)
     logp = _as_log_probs(log_probs, len(codes))
-    labels, _ = _viterbi_path(codes, logp, params or GeneStructureDecodingParams())
+    labels, _ = _viterbi_path(codes, logp, params or GeneStructureDecodingParams(), _as_splice(splice, len(codes)))
     return genes_from_labels(labels, logp, seqid=seqid)
 
 

@@ -23,6 +23,7 @@ from transformers import Pipeline
 
 from .annotation import AnnotationSettings, GeneFinderAnnotator, stitch
 from .gene_structure_annotation import DECODING_FIELDS, GeneStructureAnnotator, decoding_params
+from .splice_sites import SPLICE_SITES_FILE, SpliceSiteScorers
 from .fasta import FastaFile
 from .features import genes_to_rows
 from .gff3 import write_gff3
@@ -51,6 +52,8 @@ class GeneFindingPipeline(Pipeline):
                 raise ValueError(f"unknown gene-structure argument(s) {sorted(unknown)}; known: "
                                  f"{('batch_size', *DECODING_FIELDS)}")
             batch_size = settings.pop("batch_size", 8)
+            if not hasattr(self.model, "splice_sites"):
+                self.model.splice_sites = self._splice_sites()
             return {}, {"annotator": GeneStructureAnnotator(self.model, decoding_params(self.model, **settings),
                                                             batch_size=batch_size)}, {"eukaryote": True}
         unknown = set(settings) - set(SETTING_NAMES)
@@ -117,6 +120,13 @@ class GeneFindingPipeline(Pipeline):
                         _raise_exceptions_for_missing_entries=False)
             self._bpe = load_dnabert2_tokenizer(os.path.dirname(path))
         return self._bpe
+
+    def _splice_sites(self) -> SpliceSiteScorers | None:
+        """The splice-site scorers of a gene-structure model: SPLICE_SITES_FILE of its folder or Hub repo, if any."""
+        from transformers.utils import cached_file
+
+        path = cached_file(self.model.name_or_path, SPLICE_SITES_FILE, _raise_exceptions_for_missing_entries=False)
+        return SpliceSiteScorers.load(path) if path else None
 
     def _coding_library(self) -> CodingLibrary | None:
         """The pre-trained coding statistics short inputs read: LIBRARY_FILE of the model's folder or Hub repo, if

@@ -29,6 +29,7 @@ HUB_FILES = (
     "annotation/annotation.py", "annotation/gene_structure_annotation.py",
     "decoding/grammar.py", "decoding/orf_decoding.py", "decoding/orfs.py", "decoding/strands.py",
     "decoding/genetic_code.py", "decoding/coding_frames.py", "decoding/gene_structure_viterbi.py",
+    "decoding/splice_sites.py",
     "formats/errors.py", "formats/fasta.py", "formats/features.py", "formats/gff3.py", "formats/windows.py",
     "hub/remote_code.py",
     "models/configuration_encoders.py", "models/modeling_encoders.py", "models/modeling_rope.py",
