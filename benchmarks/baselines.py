@@ -277,8 +277,11 @@ def render_section(name: str, args, genome: Genome, runs: list[ToolRun], command
         if run.command:
             lines.append(f"- {run.tool}: `{run.command}`")
     if any(run.errors for run in runs):
-        lines += ["", "Where the errors are (`genefinder errors PRED REF`: missed reference genes by length, wrong "
-                  "starts, false positives by what they overlap):", ""]
+        what = ("missed reference genes by length, wrong starts, false positives by what they overlap"
+                if args.organism_type == "bacteria" else "CDS segments with a wrong donor, acceptor, start or stop, "
+                "missed and false segments, merged and split genes")
+        flag = "" if args.organism_type == "bacteria" else " --eukaryote"
+        lines += ["", f"Where the errors are (`genefinder errors{flag} PRED REF`: {what}):", ""]
         lines += [run.errors for run in runs if run.errors]
     lines.append(f"<!-- /baselines:{name} -->")
     return "\n".join(lines) + "\n"
