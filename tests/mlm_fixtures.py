@@ -15,9 +15,7 @@ from genefinder.encoder_tools.mlm_inference import MaskedLMScorer
 from genefinder.models.configuration_encoders import GeneFinderEncoderConfig
 from genefinder.models.modeling_genefinder_encoder import GeneFinderForMaskedLM
 
-from real_data import DATA
-
-DNABERT2_TOKENIZER = DATA.parent / "reference" / "dnabert2" / "tokenizer.json"
+from real_data import reference
 
 
 def tiny_mlm_folder(path, encoder_type: str = "aido", kmer: int = 1, seed: int = 0):
@@ -30,7 +28,7 @@ def tiny_mlm_folder(path, encoder_type: str = "aido", kmer: int = 1, seed: int =
     GeneFinderForMaskedLM(config).save_pretrained(path)
     if encoder_type == "dnabert2":
         (path / "dna_tokenizer").mkdir()
-        shutil.copy(DNABERT2_TOKENIZER, path / "dna_tokenizer" / "tokenizer.json")
+        shutil.copy(reference("dnabert2", "tokenizer.json"), path / "dna_tokenizer" / "tokenizer.json")
     return path
 
 

@@ -98,6 +98,7 @@ COMMON = ["--set", "window=2048", "--set", "overlap=512", "--set", "max_new_toke
           "--set", "constrained=false", "--device", "cpu"]
 
 
+@pytest.mark.slow
 def test_annotate_writes_valid_gff3_and_resumes(tmp_path, tiny_model_dir):
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 9000)
     out = tmp_path / "a.gff3"
@@ -117,6 +118,7 @@ def test_annotate_writes_valid_gff3_and_resumes(tmp_path, tiny_model_dir):
     assert res.returncode == 0 and (tmp_path / "b.gff3").read_text() == first_run
 
 
+@pytest.mark.slow
 def test_two_processes_give_byte_identical_output(tmp_path, tiny_model_dir):
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 9000)
     one = annotate([fa, "-o", tmp_path / "one.gff3", "--model", tiny_model_dir, *COMMON], tmp_path)
@@ -129,6 +131,7 @@ def test_two_processes_give_byte_identical_output(tmp_path, tiny_model_dir):
     assert (tmp_path / "two.gff3").read_bytes() == (tmp_path / "one.gff3").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup, words", [
     (lambda d: (d / "model.safetensors").unlink(), "model folder is missing model.safetensors"),
     (lambda d: (d / "config.json").write_text('{"model_type": "bert"}'), "'bert' model, not a genefinder model"),
@@ -147,6 +150,7 @@ def test_bad_model_folders_get_one_line_errors(tmp_path, tiny_model_dir, setup, 
     assert not (tmp_path / "x.gff3").exists()
 
 
+@pytest.mark.slow
 def test_the_bacterial_default_model_warns_before_eukaryotic_annotation(tmp_path):
     """--eukaryote with the bundled bacterial model named by --model runs, but says up front that it will find few
     genes; a bacterial run with the same model is not warned."""

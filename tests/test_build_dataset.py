@@ -65,6 +65,7 @@ def test_bad_gff_fails_cleanly_and_leaves_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fa.name, gff.name, "bad.gff3", "beyond.gff3"])
 
 
+@pytest.mark.slow
 def test_cli_prints_statistics_and_one_line_errors(tmp_path):
     fa, gff = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 60_000)
     cmd = [sys.executable, "-m", "genefinder.cli", "build-dataset", "--fasta", str(fa), "--gff", str(gff),

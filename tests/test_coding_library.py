@@ -107,6 +107,7 @@ def _alone(model, settings, pieces):
     return genes
 
 
+@pytest.mark.slow
 def test_short_held_out_inputs_are_annotated_better_with_the_library_than_self_trained(tmp_path):
     """Eight 5-kb pieces of the held-out B. subtilis genome, each annotated as an input of its own: the shipped
     library (training genomes only) against self-training on the 5 kb alone."""
@@ -129,6 +130,7 @@ def test_short_held_out_inputs_are_annotated_better_with_the_library_than_self_t
     assert library["gene"].f1 > own["gene"].f1 + 0.03 and library["stop"].f1 > own["stop"].f1
 
 
+@pytest.mark.slow
 def test_fit_coding_library_writes_into_the_folder_once(tmp_path):
     fa, gff = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 60_000)
     folder = tmp_path / "model"
@@ -151,6 +153,7 @@ def test_fit_coding_library_writes_into_the_folder_once(tmp_path):
     assert empty.stderr.count("\n") == 1 and (folder / LIBRARY_FILE).read_bytes() == before  # left as it was
 
 
+@pytest.mark.slow
 def test_the_shipped_library_is_the_training_genomes_train_blocks():
     lib = CodingLibrary.from_folder(os.path.join(ROOT, "default_model"))
     assert lib.names == ("ecoli_k12_mg1655", "saureus_502a", "ccrescentus_cb15") and lib.genetic_code == 11
@@ -163,6 +166,7 @@ def test_the_shipped_library_is_the_training_genomes_train_blocks():
     np.testing.assert_array_equal(recount.background[0], lib.background[0])
 
 
+@pytest.mark.slow
 def test_independent_records_get_the_genes_each_gets_as_a_file_of_its_own(tmp_path):
     """Two 30-kb pieces of different genomes (GC 0.44 and 0.67) in one FASTA: with --independent-records each
     gets exactly the GFF3 rows it gets annotated alone (the library, its own start refit), not what the two

@@ -19,6 +19,8 @@ from downstream import load_with_rope, network_free_reference, score_windows, sc
 from heldout_mlm import HeldoutSet, draw_heldout_set, score  # noqa: E402
 from methods import METHODS, longrope_factors, rope_parameters  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the context-extension experiment's scripts (experiments/), not the product
+
 TRAINED = 64
 TINY = dict(encoder_type="aido", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
             max_position_embeddings=TRAINED)

@@ -18,6 +18,8 @@ from real_data import write_slice
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "coordinate_heads"))
 from compare import teacher_forced  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the coordinate-head experiment's script (experiments/), not the product
+
 W = 256
 
 

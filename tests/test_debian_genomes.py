@@ -4,10 +4,14 @@ transcription order, on either strand, from its /codon_start."""
 import sys
 from pathlib import Path
 
+import pytest
+
 from genefinder.formats.features import CDSPart
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import debian_genomes as debian_genome  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a benchmark's data tooling (benchmarks/), not the product
 
 
 def test_one_part_is_phase_zero_or_its_codon_start():

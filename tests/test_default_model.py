@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from real_data import write_slice
 
 from genefinder.formats.gff3 import read_gff3
@@ -23,6 +24,7 @@ def test_default_model_is_a_small_hub_folder():
     assert size < 100 * 2**20
 
 
+@pytest.mark.slow
 def test_model_card_demo_runs_as_written():
     card = (FOLDER / "README.md").read_text()
     demo = re.search(r"## Demo.*?```python\n(.*?)```", card, re.S).group(1)
@@ -35,6 +37,7 @@ def test_model_card_demo_runs_as_written():
     assert re.search(r"^\d+ genes$", res.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_annotate_without_model_uses_the_default(tmp_path):
     fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 12_000)
     out = tmp_path / "pred.gff3"
@@ -67,6 +70,7 @@ def test_network_free_load_annotates_as_the_whole_model_does(tmp_path):
     assert len(genes[True]) > 10 and genes[True] == genes[False]
 
 
+@pytest.mark.slow
 def test_default_annotate_imports_no_network_code(tmp_path):
     fa, _ = write_slice(tmp_path, "bsubtilis_best7003", "Chromosome", 6_000)
     code = ("import sys; from genefinder.cli import main; status = main(['annotate', sys.argv[1], '-o', sys.argv[2]]); "
@@ -80,6 +84,7 @@ def test_default_annotate_imports_no_network_code(tmp_path):
     assert res.returncode == 0 and "'genefinder.modeling_genefinder'" in res.stdout, res.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_damaged_weights_get_one_line_error_on_the_network_free_path(tmp_path):
     import shutil
 
@@ -94,6 +99,7 @@ def test_damaged_weights_get_one_line_error_on_the_network_free_path(tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.gff3").exists()
 
 
+@pytest.mark.slow
 def test_contigs_get_their_cut_genes_marked_partial_unless_ends_are_closed(tmp_path):
     """A draft assembly's contigs cut genes: ORF decoding calls them partial (NCBI's start_range / end_range)."""
     import shutil

@@ -50,6 +50,7 @@ def test_rejects_long_sequences_and_multi_nucleotide_models(tmp_path):
         dependency_map(tiny_scorer(tmp_path, "aido", kmer=3), "ACGTACGTAC")
 
 
+@pytest.mark.slow
 def test_cli_region_of_a_real_genome_writes_png_and_tsv(tmp_path, capsys):
     fa, genome = ecoli_slice(tmp_path)
     model = tiny_mlm_folder(tmp_path / "mlm")

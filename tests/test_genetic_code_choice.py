@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from real_data import write_slice
 
 from genefinder.annotation.annotation import AnnotationSettings
@@ -36,6 +37,7 @@ def _annotate(*args):
                           text=True)
 
 
+@pytest.mark.slow
 def test_auto_annotates_as_the_chosen_table_does_and_bad_values_are_one_line(tmp_path):
     fa, _ = write_slice(tmp_path, "mgenitalium_g37", "Chromosome", 60_000)
     auto = _annotate(fa, "-o", tmp_path / "auto.gff3", "--genetic-code", "auto", "--proteins", tmp_path / "auto.faa")
@@ -54,6 +56,7 @@ def test_auto_annotates_as_the_chosen_table_does_and_bad_values_are_one_line(tmp
     assert word.returncode == 2 and "table number or auto" in word.stderr
 
 
+@pytest.mark.slow
 def test_genes_covering_little_under_table_11_get_a_warning(tmp_path):
     """M. genitalium (580 kb) under table 11 is warned; 500 kb of E. coli and the bundled example (200 kb of B.
     subtilis, rRNA-rich: genes cover 73% of it, but it is under MIN_DENSITY_NT) are not."""
@@ -66,6 +69,7 @@ def test_genes_covering_little_under_table_11_get_a_warning(tmp_path):
         assert ("try --genetic-code auto" in res.stderr) == warned, res.stderr
 
 
+@pytest.mark.slow
 def test_no_density_warning_once_auto_has_chosen(tmp_path):
     """--genetic-code auto weighed table 4 already, so keeping table 11 on a genome of sparse genes is not warned:
     600 kb of E. coli beside 400 kb of random DNA (genes cover well under 75%) is warned under table 11 as given,

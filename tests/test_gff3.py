@@ -12,6 +12,7 @@ from genefinder.formats.gff3 import read_gff3, write_gff3
 ALL_GENOMES = sorted(p.name for p in DATA.glob("*") if (p / "annotation.gff3.gz").exists())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ALL_GENOMES)
 def test_every_shared_annotation_reads(name):
     genes, report = read_gff3(genome(name)[1])

@@ -3,8 +3,11 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file, save_file
+
+pytestmark = pytest.mark.slow  # the project's GPU-run tooling (scripts/), not the product
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_transfer.py"
 spec = importlib.util.spec_from_file_location("gpu_transfer", SCRIPT)

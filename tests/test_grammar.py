@@ -461,6 +461,7 @@ def test_a_prefix_outside_the_grammar_is_closed():
     assert proc.allowed_next(0, bad) == ([tok.eos_token_id], None)
 
 
+@pytest.mark.slow
 def test_untrained_genefinder_model_with_constraints_on_real_ecoli_windows(ecoli):
     """The project's own seq2seq model through `generate`: every output valid, every CDS obeys the codons."""
     from transformers import LogitsProcessor, LogitsProcessorList

@@ -4,12 +4,16 @@ counts every genome's genes once with records of the same name kept apart, and t
 import sys
 from pathlib import Path
 
+import pytest
+
 from genefinder.formats.features import CDSPart, Gene, Transcript
 from genefinder.formats.gff3 import write_gff3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import heldout_summary  # noqa: E402
 import paired_bootstrap  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a benchmark's report tooling (benchmarks/), not the product
 
 
 def gene(start: int, end: int, strand: str = "+") -> Gene:

@@ -184,6 +184,7 @@ def test_config_errors_name_the_field():
         GeneFinderConfig(nucleotide_conv_width=8)
 
 
+@pytest.mark.slow
 def test_hub_folder_loads_in_a_fresh_process_without_the_package(tmp_path):
     from genefinder.configuration_genefinder import GeneFinderConfig as Cfg
 

@@ -117,6 +117,7 @@ def test_save_load_round_trip(tmp_path, ecoli_pieces):
         assert torch.allclose(bare.embed(**batch), model.embed(**batch), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_hub_folder_loads_in_a_fresh_process_without_the_package(tmp_path):
     torch.manual_seed(0)
     model = GeneFinderForMaskedLM(tiny_config("codon")).eval()

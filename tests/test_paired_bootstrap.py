@@ -15,6 +15,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "paired_bootstrap.
 sys.path.insert(0, str(SCRIPT.parent))
 import paired_bootstrap as bootstrap  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a benchmark's statistics tooling (benchmarks/), not the product
+
 
 def gene(start: int, end: int, strand: str = "+", seqid: str = "chr") -> Gene:
     return Gene(strand, (Transcript("mRNA", cds=(CDSPart(start, end, 0),)),), seqid=seqid)

@@ -2,6 +2,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from real_data import write_slice
 
@@ -15,6 +16,7 @@ from genefinder.prokaryotes.coding_library import CodingLibrary
 from genefinder.tokenization_gff import GFFTokenizer
 
 
+@pytest.mark.slow
 def test_gene_finding_pipeline_from_a_saved_folder_in_a_fresh_process(tmp_path):
     torch.manual_seed(0)
     cfg = GeneFinderConfig(encoder_config={"encoder_type": "aido", "hidden_size": 32, "num_hidden_layers": 1,

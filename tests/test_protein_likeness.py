@@ -12,6 +12,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments" / "protein_likeness"))
 from probe import MAX_RESIDUES, ProteinCNN, residue_ids, roc_auc, stops_of  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the protein-likeness experiment's script (experiments/), not the product
+
 
 def test_roc_auc_counts_pairs_and_halves_ties():
     real = np.array([False, False, True, True])

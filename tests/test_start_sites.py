@@ -81,6 +81,7 @@ def ecoli_slice(tmp_path_factory):
     return write_slice(tmp_path_factory.mktemp("ecoli"), "ecoli_k12_mg1655", "NC_000913.3", 600_000)
 
 
+@pytest.mark.slow
 def test_fitted_on_train_blocks_it_places_held_out_starts_better_than_the_longest_orf(ecoli_slice):
     fa, gff = ecoli_slice
     source, code = GenomeSource(str(fa), str(gff), "ecoli"), GeneticCode(11)
@@ -102,6 +103,7 @@ def test_fitted_on_train_blocks_it_places_held_out_starts_better_than_the_longes
     assert acc > longest + 0.02, (acc, longest)
 
 
+@pytest.mark.slow
 def test_motif_detectors_fit_deterministically_and_the_refit_moves_only_the_linear_filter(ecoli_slice):
     fa, gff = ecoli_slice
     shape = StartSiteScorer(30, 12, (4, 5, 6), detectors=4)
@@ -152,6 +154,7 @@ def genefinder(*args, cwd=None):
                           cwd=cwd)
 
 
+@pytest.mark.slow
 def test_fit_starts_without_genes_to_learn_from_is_a_one_line_error(tmp_path, model_with_parts):
     fa = tmp_path / "g.fa"
     fa.write_text(">chr\n" + "ACGT" * 500 + "\n")
@@ -163,6 +166,7 @@ def test_fit_starts_without_genes_to_learn_from_is_a_one_line_error(tmp_path, mo
     assert last.startswith(f"genefinder: error: {gff}: no complete reference gene"), last
 
 
+@pytest.mark.slow
 def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
     model = GeneFinderForConditionalGeneration.from_pretrained(model_with_parts / "fitted")
     assert model.config.start_site_context == [50, 20] and model.start_scorer.filter.weight.abs().sum() > 0
@@ -181,6 +185,7 @@ def test_fit_starts_writes_a_model_that_loads_with_its_scorer(model_with_parts):
         "genefinder: error: --motifs: Shine-Dalgarno motif lengths must be 1-11 nt, got [4, 12]"
 
 
+@pytest.mark.slow
 def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer(tmp_path, model_with_parts):
     fa, _ = write_slice(tmp_path, "ecoli_k12_mg1655", "NC_000913.3", 9000)
     common = ["--set", "window=2048", "--set", "overlap=512", "--device", "cpu"]
@@ -226,6 +231,7 @@ def test_annotate_decodes_orfs_resumes_and_refuses_orf_decoding_without_a_scorer
     assert not (tmp_path / "b.gff3").exists()
 
 
+@pytest.mark.slow
 def test_fit_starts_with_motif_detectors_and_annotate_reads_them(tmp_path, model_with_parts, ecoli_slice):
     fa, gff = ecoli_slice
     even = genefinder("fit-starts", model_with_parts / "plain", "--fasta", fa, "--gff", gff, "--out", tmp_path / "x",
@@ -245,6 +251,7 @@ def test_fit_starts_with_motif_detectors_and_annotate_reads_them(tmp_path, model
     assert all(len(g.transcripts[0].cds) == 1 for g in read_gff3(tmp_path / "a.gff3")[0])
 
 
+@pytest.mark.slow
 def test_each_start_refit_round_decodes_with_the_last_refit_and_pulls_towards_the_model_scorer(
         monkeypatch, model_with_parts, ecoli_slice):
     from genefinder.annotation import annotation
@@ -279,6 +286,7 @@ def test_each_start_refit_round_decodes_with_the_last_refit_and_pulls_towards_th
         annotation.AnnotationSettings(start_refit_rounds=0)
 
 
+@pytest.mark.slow
 def test_passes_over_a_record_read_its_strands_once_and_decode_as_fresh_strands_would(
         monkeypatch, model_with_parts, ecoli_slice):
     from genefinder.annotation import annotation

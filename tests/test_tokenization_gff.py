@@ -35,6 +35,7 @@ def test_phase_token_only_where_needed():
     assert tok.decode_genes(tok.encode_genes([cut, implied])) == canonical([cut, implied])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ecoli_k12_mg1655", "celegans_1pct", "mgenitalium_g37"])
 def test_lossless_over_every_window_of_real_genomes(name):
     fasta, gff = genome(name)
@@ -54,6 +55,7 @@ def transcripts(draw, window: int):
     return normalise_transcript(Transcript(kind, exons, cds, draw(st.booleans()), draw(st.booleans())))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from("+-"), st.lists(transcripts(window=5000), min_size=1, max_size=3)),
                 max_size=12))
@@ -92,6 +94,7 @@ def test_positions_are_unbounded():
     assert tok.decode_genes(tok.encode_genes([far])) == [far]
 
 
+@pytest.mark.slow
 def test_save_and_load_with_auto_tokenizer_in_a_fresh_process(tmp_path):
     folder = tmp_path / "tok"
     tok.save_pretrained(folder)  # tokenizer_config.json's auto_map names GFFTokenizer

@@ -62,6 +62,7 @@ def short_run(dataset, tmp_path_factory):
 
 # ---------------------------------------------------------------------------------------------- training
 
+@pytest.mark.slow
 def test_loss_falls_well_below_the_start(short_run):
     run_dir, result = short_run
     losses = train_losses(run_dir)
@@ -75,6 +76,7 @@ def test_loss_falls_well_below_the_start(short_run):
     assert result["step"] == 40 and (run_dir / "tensorboard").is_dir()
 
 
+@pytest.mark.slow
 def test_checkpoints_keep_the_last_k(short_run):
     run_dir, _ = short_run
     assert [p.name for p in checkpoints(run_dir)] == ["checkpoint-30", "checkpoint-40"]
@@ -86,6 +88,7 @@ def test_checkpoints_keep_the_last_k(short_run):
     assert not list(run_dir.glob(".checkpoint-*"))
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(dataset, tmp_path):
     # dropout, a batch ramp and gradient accumulation all have to come back exactly
     kw = dict(model=TINY | {"dropout": 0.1}, max_steps=6, warmup_steps=2, batch_size=8, micro_batch_size=2,
@@ -102,6 +105,7 @@ def test_resume_continues_exactly(dataset, tmp_path):
     assert lrs[4] == pytest.approx(lr_at(4, config(dataset, tmp_path, **kw)), abs=0)
 
 
+@pytest.mark.slow
 def test_prefetching_the_next_steps_batches_changes_nothing(dataset, tmp_path):
     """`prefetch` prepares step s + 1's micro-batches in a thread during step s: the same losses, ramp included."""
     kw = dict(model=TINY | {"dropout": 0.1}, max_steps=5, warmup_steps=2, batch_size=8, micro_batch_size=2,
@@ -113,6 +117,7 @@ def test_prefetching_the_next_steps_batches_changes_nothing(dataset, tmp_path):
     assert all(abs(ahead[k] - inline[k]) < 1e-6 for k in ahead), (ahead, inline)
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_as_a_gpu_run_would(dataset, tmp_path):
     """`mixed_precision: bf16` (what `auto` picks on a GPU) through the real loop, here on CPU autocast, in a fresh
     process (Accelerate fixes the precision once per process): the coding-frame head and the pointer logits train
@@ -139,6 +144,7 @@ def test_resume_refuses_changed_settings(dataset, tmp_path):
         Trainer(config(dataset, tmp_path / "r", max_steps=2, warmup_steps=1, lr=1e-3), resume=True)
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(dataset, tmp_path):
     """Two processes (gloo DDP on CPU) give the 1-process losses for the same global batch.
 
@@ -310,6 +316,7 @@ def test_missing_dataset_is_a_one_line_error(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- monitor, export
 
+@pytest.mark.slow
 def test_plot_training_writes_pngs(short_run, tmp_path):
     run_dir, _ = short_run
     cmd = [sys.executable, "-m", "genefinder.cli", "plot-training", str(run_dir), "--out", str(tmp_path)]
@@ -322,6 +329,7 @@ def test_plot_training_writes_pngs(short_run, tmp_path):
     assert plot_training(run_dir, tmp_path / "again")
 
 
+@pytest.mark.slow
 def test_export_folder_loads_with_auto_classes(short_run, tmp_path):
     from genefinder.hub.hub_export import export
 
@@ -358,6 +366,7 @@ def _load_in_fresh_process(folder, cwd) -> tuple[str, str, int]:
     return name, tok, int(n)
 
 
+@pytest.mark.slow
 def test_export_writes_flat_code_and_carries_held_out_results(short_run, tmp_path):
     from genefinder.hub.hub_export import export
     from genefinder.hub.remote_code import HUB_FILES, flat_source
@@ -375,6 +384,7 @@ def test_export_writes_flat_code_and_carries_held_out_results(short_run, tmp_pat
     assert _load_in_fresh_process(out, tmp_path)[2] == state["parameters"]
 
 
+@pytest.mark.slow
 def test_push_to_hub_dry_run_lists_files_and_offline_push_fails_in_one_line(short_run, tmp_path):
     from genefinder.hub.hub_export import export
 
@@ -423,6 +433,7 @@ def test_gene_level_eval_generates_and_scores_each_level():
     assert model.training  # the hook leaves the model as it found it
 
 
+@pytest.mark.slow
 def test_constrained_loss_scores_the_reference_among_the_grammars_choices(dataset, tmp_path):
     """Masking to the grammar's choices only raises the reference's probability, so the constrained loss of the
     same weights is lower; windows with genes the grammar cannot express still train (unconstrained tail)."""
@@ -453,6 +464,7 @@ def test_constrained_loss_scores_the_reference_among_the_grammars_choices(datase
     assert train(cfg)["step"] == 3
 
 
+@pytest.mark.slow
 def test_training_records_its_window_as_annotates_default(short_run):
     from types import SimpleNamespace
 
@@ -466,6 +478,7 @@ def test_training_records_its_window_as_annotates_default(short_run):
     assert AnnotationSettings.window_for(None) == (AnnotationSettings.window, AnnotationSettings.window // 4)
 
 
+@pytest.mark.slow
 def test_trainable_trains_only_the_named_parts_from_a_linear_head_checkpoint(dataset, tmp_path):
     """Phase-4 style: a run with the linear coding head initialises a model with coding convolutions, and
     `trainable: [coding_head, coding_convs]` moves those parameters and nothing else."""
@@ -488,6 +501,7 @@ def test_trainable_trains_only_the_named_parts_from_a_linear_head_checkpoint(dat
         train(config(dataset, tmp_path / "bad", max_steps=2, warmup_steps=1, trainable=["nothing_here"]))
 
 
+@pytest.mark.slow
 def test_coding_frame_loss_trains_the_head_and_reports_it_apart(dataset, tmp_path):
     """With `coding_frame_loss_coef` every window's nucleotides carry frame labels; eval logs the GFF loss without
     the auxiliary term, plus the head's own loss and accuracy, and the head learns (loss falls from ~ln 7)."""

@@ -80,6 +80,7 @@ def test_classification_learns_and_reports_accuracy_and_mcc(dataset, tmp_path):
     assert (checkpoints(run)[-1] / "modeling_genefinder_encoder.py").is_file()
 
 
+@pytest.mark.slow
 def test_mlm_then_embed_and_classify_commands(dataset, fastas, tmp_path, capsys):
     train(config(dataset, tmp_path / "mlm", stage="mlm", max_steps=4, eval_every=4, eval_windows=8))
     ev = [r for r in read_metrics(tmp_path / "mlm") if r["kind"] == "eval"][-1]
