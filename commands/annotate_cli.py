@@ -27,6 +27,7 @@ from .annotate_eukaryote import GENE_STRUCTURE_MODEL_TYPE, model_type, run_gene_
 from ..annotation.annotation import (JOIN_NT, AnnotationSettings, GeneFinderAnnotator, WindowPrediction,
                                      record_groups, stitch)
 from ..decoding.genetic_code import GeneticCode
+from ..formats.atomic_output import new_file_mode
 from ..formats.errors import GeneFinderInputError
 from ..formats.fasta import FastaFile
 from ..formats.features import genes_from_rows, genes_to_rows
@@ -301,6 +302,7 @@ def _write_outputs(args, fa: FastaFile, genes, pragmas: tuple[str, ...] = ()) ->
                         fh.write(f">{gene_id}.t{n} {g.seqid}:{t.start}-{t.end}({g.strand})\n")
                         fh.writelines(body[i:i + 60] + "\n" for i in range(0, len(body), 60))
         for tmp, path in temps.values():
+            os.chmod(tmp, new_file_mode())  # the umask's permissions, not mkstemp's 0600
             os.replace(tmp, path)
     finally:
         for tmp, _ in temps.values():
