@@ -96,7 +96,7 @@ def test_padding_positions_cannot_be_pointed_at():
 
 
 def test_a_coordinate_vocabulary_names_only_its_positions_and_embeds_them_itself(tmp_path):
-    """The measured alternative to the pointer (docs/coordinate_heads.md): one learned row per position up to
+    """The measured alternative to the pointer (docs/results/coordinate_heads.md): one learned row per position up to
     max_coordinates. Beyond them every logit is the lowest (it cannot name them, at any window length); a
     fed-back coordinate reads its own embedding, not the DNA's key; it trains and saves like the pointer model."""
     tok = GFFTokenizer()

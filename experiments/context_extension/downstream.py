@@ -37,7 +37,7 @@ from genefinder.processing_genefinder import GeneFinderInputs
 from genefinder.tokenization_gff import GFFTokenizer
 
 # ORF decoding's weights when the coding-frame head is its only learned coding evidence: the best head-only row of
-# the default model's validation sweep (docs/orf_decoding_sweep.md: head 0.1, length prior 0.3, start weight 32,
+# the default model's validation sweep (docs/decisions/bacterial_decoder.md: head 0.1, length prior 0.3, start weight 32,
 # gene bias 80, no start evidence, no hexamers), not re-chosen for this smaller model
 ORF_SETTINGS = dict(decoding="orf", head_weight=0.1, length_prior=0.3, start_weight=32.0, gene_bias=80.0,
                     start_evidence=0.0, hexamer_weight=0.0, refit_starts=False)
