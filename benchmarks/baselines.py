@@ -1,4 +1,4 @@
-"""Baseline gene finders on one genome with a reference annotation, scored in the same run: docs/baselines.md.
+"""Baseline gene finders on one genome with a reference annotation, scored in the same run: docs/results/baselines.md.
 
 Runs, one after another on the same decompressed FASTA, and times each end to end (wall clock and CPU):
 - Prodigal (Debian `prodigal`, single-genome mode, `-g` translation table, GFF output) - bacteria only;
@@ -12,7 +12,7 @@ that genome's previous section and keeping the others, with the machine, the dat
 
     .venv/bin/python benchmarks/baselines.py --fasta ../shared/data/ecoli_k12_mg1655/genome.fna.gz \\
         --gff ../shared/data/ecoli_k12_mg1655/annotation.gff3.gz --organism-type bacteria \\
-        --augustus-species E_coli_K12 --genetic-code 11 --out-md docs/baselines.md
+        --augustus-species E_coli_K12 --genetic-code 11 --out-md docs/results/baselines.md
 
 Prodigal writes flat GFF (CDS rows with an ID and no Parent, no gene rows); `prodigal_to_gff3` adds the
 gene -> CDS hierarchy so every GFF3 reader (ours included) sees one gene per CDS. Augustus' `--gff3=on`
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--augustus-args", default="", help="more Augustus options, one string, e.g. '--softmasking=0' "
                    "(Augustus reads lowercase as repeats by default)")
     p.add_argument("--genetic-code", type=int, help="NCBI translation table (default 11 bacteria, 1 eukaryote)")
-    p.add_argument("--out-md", type=Path, default=Path("docs/baselines.md"))
+    p.add_argument("--out-md", type=Path, default=Path("docs/results/baselines.md"))
     p.add_argument("--name", help="section name (default: the FASTA's folder name)")
     p.add_argument("--genefinder-cmd", help="command template running a trained genefinder: {fasta} {out} "
                                             "{genetic_code} {organism_type} are filled in")

@@ -210,13 +210,13 @@ def run_annotation(args) -> None:
 
 
 LOW_DENSITY = 0.75  # share of a genome in genes under table 11 below which table 4 may be what it uses
-MIN_DENSITY_NT = 500_000  # nt below which the share says little (docs/genetic_code_choice.md, slices)
+MIN_DENSITY_NT = 500_000  # nt below which the share says little (docs/results/genetic_code_choice.md, slices)
 
 
 def _check_coding_density(args, fa: FastaFile, genes, settings: AnnotationSettings) -> None:
     """Warn when bacterial genes under table 11 cover little of a long input: the genome may read TGA as Trp.
     On the shared genomes, decoded as `--genetic-code auto` decodes them, genes cover 83-90% of the four table-11
-    genomes and 69% of M. genitalium under table 11 (docs/genetic_code_choice.md); of their slices of 500 kb,
+    genomes and 69% of M. genitalium under table 11 (docs/results/genetic_code_choice.md); of their slices of 500 kb,
     decoded alone, at least 80% in the training genomes, while a 100-kb slice of S. aureus falls to 71%. Not
     called after `--genetic-code auto`, whose choice is what the warning would suggest (a table-11 genome of low
     coding density, such as the archaeon M. acetivorans at 73%, keeps table 11 there)."""
