@@ -101,18 +101,20 @@ def _genetic_code(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a table number or auto, got {text!r}") from None
 
 
+def annotate_gene_structure(args) -> None:
+    """The eukaryotic gene-structure model over the genome (commands/annotate_eukaryote.py)."""
+    args.eukaryote = True  # a gene-structure model annotates eukaryotes only: gene -> mRNA -> exon/CDS
+    if args.genetic_code == 11:  # the flag's bacterial default; the gene-structure decoder reads table 1
+        args.genetic_code = 1
+    if args.genetic_code != 1:
+        raise GeneFinderInputError("the eukaryotic gene-structure model decodes under the standard code (table "
+                                   f"1), not table {args.genetic_code}")
+    run_gene_structure_annotation(args, lambda run_line: (
+        f"processor genefinder {_version()}", f"genefinder-model {args.model or 'default_model_eukaryote (bundled)'}",
+        f"genefinder-run {run_line}"), _write_outputs)
+
+
 def run_annotation(args) -> None:
-    if (args.eukaryote and args.model is None) or (args.model and model_type(args.model) == GENE_STRUCTURE_MODEL_TYPE):
-        args.eukaryote = True  # a gene-structure model annotates eukaryotes only: gene -> mRNA -> exon/CDS
-        if args.genetic_code == 11:  # the flag's bacterial default; the gene-structure decoder reads table 1
-            args.genetic_code = 1
-        if args.genetic_code != 1:
-            raise GeneFinderInputError("the eukaryotic gene-structure model decodes under the standard code (table "
-                                       f"1), not table {args.genetic_code}")
-        run_gene_structure_annotation(args, lambda run_line: (
-            f"processor genefinder {_version()}", f"genefinder-model {args.model or 'default_model_eukaryote (bundled)'}",
-            f"genefinder-run {run_line}"), _write_outputs)
-        return
     from accelerate import PartialState
     from tqdm.auto import tqdm
 
@@ -410,7 +412,7 @@ def run(args) -> None:
             unknown = sorted(set(settings) - set(DECODING_FIELDS))
             if unknown:
                 raise ValueError(f"--set: unknown eukaryotic decoding setting(s) {unknown}; known: {DECODING_FIELDS}")
-            return run_annotation(args)
+            return annotate_gene_structure(args)
         fields = {f.name for f in dataclasses.fields(AnnotationSettings)} - {"batch_size", "genetic_code", "introns"}
         unknown = sorted(set(settings) - fields)
         if unknown:
